@@ -1,0 +1,104 @@
+"""The interface both backends implement, and ``pick()`` which chooses one.
+
+Notebooks talk to a Backend only, so switching between the real cluster and the twin is one
+parameter (``backend="auto" | "kind" | "sim"``)::
+
+    b = labkit.backends.pick("auto")        # prints which backend it chose, and why
+    b.deploy("hpa-v1")                       # kubectl apply -k manifests/hpa-v1
+    b.load(labkit.load.profile("spike"))     # locust (kind) or simulated users (sim)
+    tl = b.run(300)                          # advance 300 s; returns the Timeline so far
+    b.reset()                                # remove the variant, clear the Timeline
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Protocol, runtime_checkable
+
+from ..errors import LabkitError
+from ..load import LoadProfile
+from ..manifests import Variant
+from ..timeline import Timeline
+
+#: Called from the run loop after each sample; the live figure uses it to refresh.
+SampleCallback = Callable[[Timeline], None]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every backend offers; see the module docstring for the flow."""
+
+    name: str
+
+    def deploy(self, variant: str | Variant) -> Variant:
+        """Apply a variant's manifests (removing the previous variant first)."""
+        ...
+
+    def load(self, profile: LoadProfile | None) -> None:
+        """Set the load profile the next :meth:`run` follows (None = no load)."""
+        ...
+
+    def run(self, duration: float, *, speed: float | None = None,
+            stop: threading.Event | None = None) -> Timeline:
+        """Advance ``duration`` seconds and return the whole Timeline so far.
+
+        ``speed`` paces the twin against the wall clock (1.0 = real time, None = as fast as
+        possible); the kind backend always runs in real time. Setting ``stop`` ends the run
+        early, keeping what was recorded.
+        """
+        ...
+
+    def timeline(self) -> Timeline:
+        """A snapshot of the Timeline recorded so far (safe from another thread)."""
+        ...
+
+    def reset(self) -> None:
+        """Remove the deployed variant and clear the Timeline."""
+        ...
+
+    def close(self) -> None:
+        """Stop everything this backend started (processes, port-forwards, threads)."""
+        ...
+
+
+_FACTORIES: dict[str, Callable[..., Backend]] = {}
+
+
+def register(name: str, factory: Callable[..., Backend]) -> None:
+    """Make a backend available to :func:`pick` under ``name``."""
+    _FACTORIES[name] = factory
+
+
+def pick(backend: str = "auto", *, quiet: bool = False, **options) -> Backend:
+    """Return a backend by name; ``"auto"`` uses kind when it can work here, else the twin.
+
+    Prints one line saying which backend was chosen and why (unless ``quiet``).
+    """
+    _load_builtin()
+    if backend == "auto":
+        from ..doctor import kind_usable
+        ok, why = kind_usable()
+        backend = "kind" if ok else "sim"
+        if not quiet:
+            print(f"labkit: using the {'real kind cluster' if ok else 'embedded twin (sim)'}"
+                  f" backend: {why}")
+    elif not quiet:
+        print(f"labkit: using the {backend} backend")
+    try:
+        factory = _FACTORIES[backend]
+    except KeyError:
+        raise LabkitError(f"unknown backend {backend!r}; choose auto, "
+                          f"{', '.join(sorted(_FACTORIES))}") from None
+    return factory(**options)
+
+
+def _load_builtin() -> None:
+    if "sim" not in _FACTORIES:
+        from .sim.backend import SimBackend
+        register("sim", SimBackend)
+    if "kind" not in _FACTORIES:
+        try:
+            from .kind.backend import KindBackend
+        except ImportError:  # the kind backend is optional until it lands
+            return
+        register("kind", KindBackend)

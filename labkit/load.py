@@ -1,0 +1,235 @@
+"""Load profiles: how many users over time, and how each user behaves.
+
+One LoadProfile drives both backends: the twin simulates its users, and the locust driver
+(:mod:`labkit.loadgen`) sets locust's user count from the same ``users_at(t)``. Users follow
+locust's semantics: they are spawned at ``spawn_rate`` per second towards the profile's count;
+each one waits ``between(wait_min, wait_max)`` seconds, sends one request with
+``texts_min..texts_max`` sentences and waits for the answer (a closed loop), so throughput
+falls when latency rises.
+
+Shapes are looked up by name in :data:`PROFILES` (``profile("spike", peak_users=200)``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from bisect import bisect_right
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from .errors import LabkitError
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadProfile:
+    """Users over ``duration`` seconds; subclasses define :meth:`users_at`."""
+
+    kind: ClassVar[str] = "profile"
+    duration: float = 300.0
+    spawn_rate: float = 10.0
+    wait_min: float = 1.0
+    wait_max: float = 5.0
+    texts_min: int = 1
+    texts_max: int = 99
+
+    def __post_init__(self) -> None:
+        if self.duration <= 0:
+            raise LabkitError(f"{self.kind} profile: duration must be > 0 s, got {self.duration}")
+        if self.spawn_rate <= 0:
+            raise LabkitError(f"{self.kind} profile: spawn_rate must be > 0 users/s, "
+                              f"got {self.spawn_rate}")
+        if not 0 <= self.wait_min <= self.wait_max:
+            raise LabkitError(f"{self.kind} profile: need 0 <= wait_min <= wait_max, got "
+                              f"between({self.wait_min}, {self.wait_max})")
+        if not 1 <= self.texts_min <= self.texts_max:
+            raise LabkitError(f"{self.kind} profile: need 1 <= texts_min <= texts_max")
+
+    def users_at(self, t: float) -> float:
+        """Target user count at ``t`` seconds (before the spawn-rate limit)."""
+        raise NotImplementedError
+
+    @property
+    def mean_wait(self) -> float:
+        """Mean think time of one user (seconds)."""
+        return (self.wait_min + self.wait_max) / 2
+
+    @property
+    def mean_texts(self) -> float:
+        """Mean number of sentences per request."""
+        return (self.texts_min + self.texts_max) / 2
+
+    @property
+    def peak_users(self) -> float:
+        """The largest target user count (sampled every second)."""
+        return max(self.users_at(float(t)) for t in range(int(self.duration) + 1))
+
+    def with_(self, **changes: Any) -> "LoadProfile":
+        """A copy with some fields changed (``profile.with_(duration=60)``)."""
+        return replace(self, **changes)
+
+    def describe(self) -> str:
+        fields = {k: v for k, v in self.__dict__.items()}
+        body = ", ".join(f"{k}={v}" for k, v in fields.items() if not isinstance(v, tuple))
+        return f"{self.kind}({body})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Constant(LoadProfile):
+    """The same number of users for the whole run."""
+
+    kind: ClassVar[str] = "constant"
+    users: float = 10
+
+    def users_at(self, t: float) -> float:
+        return self.users
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step(LoadProfile):
+    """Piecewise constant: ``steps`` is ``((t0, users0), (t1, users1), ...)``."""
+
+    kind: ClassVar[str] = "step"
+    steps: tuple[tuple[float, float], ...] = ((0, 5), (60, 50), (240, 5))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        times = [t for t, _ in self.steps]
+        if not self.steps or times != sorted(times):
+            raise LabkitError("step profile: steps must be non-empty ((time, users), ...) "
+                              "with increasing times")
+
+    def users_at(self, t: float) -> float:
+        i = bisect_right([s[0] for s in self.steps], t) - 1
+        return self.steps[i][1] if i >= 0 else 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ramp(LoadProfile):
+    """Linear from ``start_users`` to ``end_users`` over ``ramp_seconds``, then hold."""
+
+    kind: ClassVar[str] = "ramp"
+    start_users: float = 0
+    end_users: float = 100
+    ramp_seconds: float = 120
+
+    def users_at(self, t: float) -> float:
+        if t >= self.ramp_seconds:
+            return self.end_users
+        return self.start_users + (self.end_users - self.start_users) * t / self.ramp_seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spike(LoadProfile):
+    """``base_users``, then ``peak_users`` from ``start`` for ``length`` seconds, then base."""
+
+    kind: ClassVar[str] = "spike"
+    base_users: float = 2
+    peak_users: float = 100
+    start: float = 30
+    length: float = 120
+
+    def users_at(self, t: float) -> float:
+        return self.peak_users if self.start <= t < self.start + self.length else self.base_users
+
+
+@dataclass(frozen=True, kw_only=True)
+class Diurnal(LoadProfile):
+    """A daily wave: ``min_users`` at ``t = 0`` rising to ``peak_users`` half a period later."""
+
+    kind: ClassVar[str] = "diurnal"
+    min_users: float = 5
+    peak_users: float = 100
+    period: float = 86400.0
+
+    def users_at(self, t: float) -> float:
+        wave = (1 - math.cos(2 * math.pi * t / self.period)) / 2
+        return self.min_users + (self.peak_users - self.min_users) * wave
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trace(LoadProfile):
+    """Users (or requests per second) over time from recorded points, held between points.
+
+    An RPS trace is turned into users by Little's law with the mean think time
+    (``users = rps x mean_wait``), which holds while responses are much faster than the think
+    time; the twin then shows the throughput the closed loop really achieves.
+    """
+
+    kind: ClassVar[str] = "trace"
+    times: tuple[float, ...] = (0.0,)
+    values: tuple[float, ...] = (1.0,)
+    unit: str = "users"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.times) != len(self.values) or not self.times:
+            raise LabkitError("trace profile: times and values must be equally long, non-empty")
+        if list(self.times) != sorted(self.times):
+            raise LabkitError("trace profile: times must increase")
+        if self.unit not in ("users", "rps"):
+            raise LabkitError(f"trace profile: unit must be 'users' or 'rps', got {self.unit!r}")
+
+    @classmethod
+    def from_csv(cls, path: str | Path, **kw: Any) -> "Trace":
+        """Read a CSV with a ``time`` column and a ``users`` or ``rps`` column."""
+        path = Path(path)
+        try:
+            with path.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+        except OSError as e:
+            raise LabkitError(f"{path}: cannot read the trace ({e}); give a CSV file with "
+                              "columns time,users or time,rps") from e
+        if not rows or "time" not in rows[0]:
+            raise LabkitError(f"{path}: a trace needs a header with 'time' and 'users' or 'rps'")
+        unit = "users" if "users" in rows[0] else "rps" if "rps" in rows[0] else None
+        if unit is None:
+            raise LabkitError(f"{path}: no 'users' or 'rps' column; the header is "
+                              f"{','.join(rows[0])}")
+        try:
+            times = tuple(float(r["time"]) for r in rows)
+            values = tuple(float(r[unit]) for r in rows)
+        except ValueError as e:
+            raise LabkitError(f"{path}: every time and {unit} value must be a number ({e})") from e
+        kw.setdefault("duration", max(times[-1], 1.0))
+        return cls(times=times, values=values, unit=unit, **kw)
+
+    def users_at(self, t: float) -> float:
+        i = max(bisect_right(self.times, t) - 1, 0)
+        v = self.values[i]
+        return v * self.mean_wait if self.unit == "rps" else v
+
+
+#: Load shapes by name, as the control panel and ``labkit run --profile`` name them.
+PROFILES: dict[str, type[LoadProfile]] = {
+    cls.kind: cls for cls in (Constant, Step, Ramp, Spike, Diurnal, Trace)
+}
+
+
+def profile(name: str, **params: Any) -> LoadProfile:
+    """Make a profile by name: ``profile("ramp", end_users=50, duration=300)``."""
+    try:
+        cls = PROFILES[name]
+    except KeyError:
+        raise LabkitError(f"unknown load profile {name!r}; choose one of "
+                          f"{', '.join(PROFILES)}") from None
+    if cls is Trace and "path" in params:
+        return Trace.from_csv(params.pop("path"), **params)
+    try:
+        return cls(**params)
+    except TypeError as e:
+        raise LabkitError(f"{name} profile: {e}") from e
+
+
+def spawned_users(target: Callable[[float], float], spawn_rate: float, t: float,
+                  previous: float, dt: float) -> float:
+    """Users after ``dt`` more seconds when spawning/stopping at ``spawn_rate`` (locust's rule).
+
+    Locust adds or removes users at ``spawn_rate`` per second until the target is reached.
+    """
+    goal = target(t)
+    step = spawn_rate * dt
+    if goal > previous:
+        return min(goal, previous + step)
+    return max(goal, previous - step)
