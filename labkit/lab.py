@@ -1,0 +1,126 @@
+"""The lab as plain functions: what the control panel's widgets do, callable from papermill.
+
+Every control of :class:`labkit.live.Lab` maps to an argument here, so a notebook's
+``parameters`` cell drives exactly what a learner does with the widgets::
+
+    tl = labkit.lab.run("hpa-v2", "spike", 600, users=100, speed=None)
+
+is the panel with variant hpa-v2, profile spike, 100 users, 600 s and the speed slider at
+"max". This module imports no plotting library, so it runs in plain scripts and the CLI.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .backends.base import Backend, pick
+from .errors import LabkitError
+from .load import PROFILES, LoadProfile, profile as make_named_profile
+from .timeline import Timeline
+
+#: The variants the panel offers (directories under manifests/).
+VARIANTS: tuple[str, ...] = ("hpa-v1", "hpa-v2", "knative", "kserve", "keda")
+
+#: Speed choices of the panel: label -> ``speed`` argument (None = as fast as possible).
+SPEEDS: dict[str, float | None] = {"1x": 1.0, "2x": 2.0, "5x": 5.0, "10x": 10.0,
+                                   "30x": 30.0, "100x": 100.0, "max": None}
+
+
+def build_profile(name: str, *, duration: float, users: float | None = None,
+                  spawn_rate: float | None = None, trace_path: str | None = None,
+                  **params: Any) -> LoadProfile:
+    """The LoadProfile the panel makes from its widgets: a shape fitted to ``duration``.
+
+    ``users`` is the peak user count; each shape places its change inside the run so that a
+    learner sees it whatever the duration:
+
+    - constant: ``users`` throughout;
+    - step: a tenth of ``users``, then ``users`` from 20 % to 70 % of the run, then back;
+    - ramp: 0 to ``users`` over the first half, then hold;
+    - spike: a twentieth of ``users``, ``users`` from 10 % to 40 % of the run, then back;
+    - diurnal: one full day squeezed into the run (a tenth of ``users`` at night);
+    - trace: read from ``trace_path`` (CSV with ``time`` and ``users`` or ``rps``).
+
+    Any other keyword (``peak_users=``, ``steps=``, ``wait_min=``, ...) overrides the fitted
+    value, and ``users=None`` keeps the shape's own defaults.
+    """
+    if name not in PROFILES:
+        raise LabkitError(f"unknown load profile {name!r}; choose one of {', '.join(PROFILES)}")
+    fitted: dict[str, Any] = {"duration": float(duration)}
+    if spawn_rate is not None:
+        fitted["spawn_rate"] = float(spawn_rate)
+    if name == "trace":
+        if trace_path is None and "times" not in params:
+            raise LabkitError("the trace profile needs a CSV file: pass trace_path='my.csv' "
+                              "(columns time,users or time,rps), or pick another profile")
+        if trace_path is not None:
+            fitted["path"] = trace_path
+    elif users is not None:
+        fitted.update(_fit(name, float(users), float(duration)))
+    fitted.update(params)
+    return make_named_profile(name, **fitted)
+
+
+def _fit(name: str, users: float, duration: float) -> dict[str, Any]:
+    low = max(1.0, round(users / 10))
+    if name == "constant":
+        return {"users": users}
+    if name == "step":
+        return {"steps": ((0.0, low), (0.2 * duration, users), (0.7 * duration, low))}
+    if name == "ramp":
+        return {"start_users": 0.0, "end_users": users, "ramp_seconds": duration / 2}
+    if name == "spike":
+        return {"base_users": max(1.0, round(users / 20)), "peak_users": users,
+                "start": 0.1 * duration, "length": 0.3 * duration}
+    if name == "diurnal":
+        return {"min_users": low, "peak_users": users, "period": duration}
+    return {}
+
+
+def open_backend(backend: str | Backend = "sim", *, seed: int = 0,
+                 quiet: bool = True) -> Backend:
+    """A Backend instance: ``backend`` itself, or one picked by name (the twin gets ``seed``)."""
+    if not isinstance(backend, str):
+        return backend
+    options = {"seed": seed} if backend == "sim" else {}
+    return pick(backend, quiet=quiet, **options)
+
+
+def run(variant: str, profile: str | LoadProfile = "spike", duration: float = 600, *,
+        backend: str | Backend = "sim", users: float | None = None,
+        spawn_rate: float | None = None, speed: float | None = None, seed: int = 0,
+        trace_path: str | None = None, stop: threading.Event | None = None,
+        slo_ms: float | None = None, **profile_params: Any) -> Timeline:
+    """Deploy ``variant``, apply the load profile and run ``duration`` seconds; return the Timeline.
+
+    The terminal equivalent on a cluster: ``kubectl apply -k manifests/<variant>``, start
+    locust with the profile, watch ``kubectl get hpa -w`` for ``duration`` seconds.
+
+    ``profile`` is a LoadProfile or a shape name fitted by :func:`build_profile` (with
+    ``users``, ``spawn_rate``, ``trace_path`` and ``profile_params``). ``backend`` is a name
+    ("sim", "kind", "auto") or an instance; an instance is left open for its owner (the
+    panel polls it while this runs), one made here is closed. ``speed`` paces the twin
+    (1.0 = real time, None = as fast as possible). Setting ``stop`` ends the run early.
+    """
+    if isinstance(profile, str):
+        profile = build_profile(profile, duration=duration, users=users, spawn_rate=spawn_rate,
+                                trace_path=trace_path, **profile_params)
+    elif users is not None or profile_params:
+        raise LabkitError("users= and profile parameters only apply to a profile given by name; "
+                          "change a LoadProfile with profile.with_(...)")
+    owned = isinstance(backend, str)
+    b = open_backend(backend, seed=seed)
+    try:
+        b.deploy(variant)
+        b.load(profile)
+        tl = b.run(duration, speed=speed, stop=stop)
+    finally:
+        if owned:
+            b.close()
+    tl.meta.setdefault("variant", variant)
+    tl.meta["profile"] = profile.describe()
+    tl.meta["speed"] = speed
+    if slo_ms is not None:
+        tl.meta["slo_ms"] = slo_ms
+    return tl

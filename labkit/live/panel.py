@@ -1,0 +1,193 @@
+"""The control panel: pick a variant and a load, press Start, watch the figure move.
+
+Every widget is an argument of :func:`labkit.lab.run`; Start calls exactly that function in
+a background thread (with the panel's backend, so the figure can poll it), which keeps the
+kernel free while the run goes on. Without a widget front end (papermill, nbval, a script)
+:func:`panel` runs the same call at once and shows the static figure of the result.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from typing import Any
+
+import ipywidgets as w
+
+from .. import lab as _lab
+from ..backends.base import Backend
+from ..load import PROFILES
+from ..scorecard import scorecard
+from ..timeline import Timeline
+from .figure import LiveFigure
+from .frontend import widget_frontend
+from .static import show
+
+
+def _speed_label(speed: float | None) -> str:
+    for label, value in _lab.SPEEDS.items():
+        if value == speed:
+            return label
+    raise ValueError(f"speed must be one of {list(_lab.SPEEDS.values())}, got {speed!r}")
+
+
+class Lab:
+    """Widgets + LiveFigure around one backend; ``lab.run()`` is the same call without widgets.
+
+    Keyword arguments are the widgets' initial values (see :func:`labkit.lab.run`).
+    """
+
+    def __init__(self, backend: str | Backend = "sim", *, variant: str = "hpa-v2",
+                 profile: str = "spike", users: int = 50, spawn_rate: float = 10.0,
+                 duration: int = 300, speed: float | None = 10.0, seed: int = 0,
+                 slo_ms: float = 500.0, trace_path: str | None = None,
+                 interval: float = 0.25, live: bool | None = None):
+        self.backend = _lab.open_backend(backend, seed=seed, quiet=False)
+        self.seed, self.slo_ms = seed, slo_ms
+        self.live = widget_frontend() if live is None else live
+        self.timeline: Timeline | None = None
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.figure = LiveFigure(self.backend, slo_ms=slo_ms, interval=interval)
+
+        narrow = w.Layout(width="210px")
+        self.variant = w.Dropdown(options=_lab.VARIANTS, value=variant, description="variant",
+                                  layout=narrow)
+        self.profile = w.Dropdown(options=list(PROFILES), value=profile, description="profile",
+                                  layout=narrow)
+        self.users = w.IntSlider(value=users, min=1, max=500, description="users")
+        self.spawn_rate = w.BoundedFloatText(value=spawn_rate, min=0.1, max=1000, step=1,
+                                             description="spawn/s", layout=narrow)
+        self.duration = w.BoundedIntText(value=duration, min=1, max=7 * 86400, step=30,
+                                         description="seconds", layout=narrow)
+        self.speed = w.SelectionSlider(options=list(_lab.SPEEDS), value=_speed_label(speed),
+                                       description="speed")
+        self.speed.layout.display = None if self.backend.name == "sim" else "none"
+        self.trace_path = w.Text(value=trace_path or "", description="trace CSV",
+                                 placeholder="time,users or time,rps")
+        self.start_button = w.Button(description="Start", button_style="success", icon="play")
+        self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop",
+                                    disabled=True)
+        self.status = w.HTML(value=f"ready: {html.escape(self.backend.name)} backend")
+        self.profile.observe(self._on_profile, names="value")
+        self._on_profile({"new": profile})
+        self.start_button.on_click(lambda _: self.start())
+        self.stop_button.on_click(lambda _: self.stop())
+
+    # -- the plain-function path -----------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """The widgets' values as keyword arguments of :func:`labkit.lab.run`."""
+        kw: dict[str, Any] = {
+            "variant": self.variant.value, "profile": self.profile.value,
+            "duration": float(self.duration.value), "users": int(self.users.value),
+            "spawn_rate": float(self.spawn_rate.value),
+            "speed": _lab.SPEEDS[self.speed.value] if self.backend.name == "sim" else None,
+            "seed": self.seed, "slo_ms": self.slo_ms,
+        }
+        if self.profile.value == "trace":
+            kw["trace_path"] = self.trace_path.value or None
+        return kw
+
+    def run(self, stop: threading.Event | None = None) -> Timeline:
+        """Run the current settings now, in this thread, and return the Timeline."""
+        kw = self.settings()
+        tl = _lab.run(kw.pop("variant"), kw.pop("profile"), kw.pop("duration"),
+                      backend=self.backend, stop=stop, **kw)
+        self.timeline = tl
+        return tl
+
+    # -- the widgets' path -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start button: run in a background thread while the figure polls the backend."""
+        if self.running:
+            return
+        self._stop = threading.Event()
+        self.error = None
+        self.start_button.disabled, self.stop_button.disabled = True, False
+        s = self.settings()
+        self.status.value = (f"running <b>{s['variant']}</b> under <b>{s['profile']}</b> for "
+                             f"{s['duration']:g} s ({self.speed.value})")
+        self.figure.start()
+        self._thread = threading.Thread(target=self._run_in_background, name="labkit-lab-run",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run_in_background(self) -> None:
+        try:
+            tl = self.run(self._stop)
+            card = scorecard(tl, self.slo_ms)
+            self.status.value = "done: " + ", ".join(
+                f"{k.replace('_', ' ')} <b>{_fmt(v)}</b>" for k, v in card.items())
+        except Exception as e:  # shown in the panel: a thread has no caller to raise to
+            self.error = e
+            self.status.value = f"<span style='color:#c00'>error: {html.escape(str(e))}</span>"
+        finally:
+            self.figure.stop()
+            self.start_button.disabled, self.stop_button.disabled = False, True
+
+    def stop(self) -> None:
+        """Stop button: end the run early, keeping what was recorded."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> Timeline | None:
+        """Block until the background run ends; return its Timeline."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.timeline
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _on_profile(self, change: dict[str, Any]) -> None:
+        self.trace_path.layout.display = None if change["new"] == "trace" else "none"
+
+    @property
+    def widget(self) -> w.VBox:
+        """Controls above the live figure."""
+        row1 = w.HBox([self.variant, self.profile, self.duration, self.spawn_rate])
+        row2 = w.HBox([self.users, self.speed, self.trace_path, self.start_button,
+                       self.stop_button])
+        return w.VBox([row1, row2, self.status, self.figure.widget])
+
+    def close(self) -> None:
+        """Stop the run and the backend's processes."""
+        self.stop()
+        self.wait(10)
+        self.figure.stop()
+        self.backend.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "idle"
+        return f"<labkit Lab {self.backend.name} {self.variant.value}/{self.profile.value} {state}>"
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.0f}" if isinstance(v, float) else str(v)
+
+
+def panel(backend: str | Backend = "sim", *, start: bool = False, live: bool | None = None,
+          **values: Any) -> Lab:
+    """Show the control panel and live figure; headless, run the same settings at once.
+
+    ``values`` are the widgets' initial values (``variant=``, ``profile=``, ``users=``,
+    ``spawn_rate=``, ``duration=``, ``speed=``, ``seed=``, ``slo_ms=``, ``trace_path=``).
+    With a front end the run starts when Start is pressed (or at once with ``start=True``);
+    without one (papermill, nbval, a script) it runs now and a static figure is shown, so
+    ``lab.timeline`` holds the result either way once the run is over.
+    """
+    from IPython.display import display
+
+    lab = Lab(backend, live=live, **values)
+    if lab.live:
+        display(lab.widget)
+        if start:
+            lab.start()
+    else:
+        tl = lab.run()
+        lab.figure.refresh()
+        show(tl, slo_ms=lab.slo_ms)
+    return lab
