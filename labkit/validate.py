@@ -1,0 +1,287 @@
+"""Check manifests offline: schemas first, then the traps learners fall into.
+
+- Core kinds are checked against the Kubernetes OpenAPI schema of ``KUBE_VERSION`` with
+  ``kubernetes_validate`` in strict mode (unknown fields are errors).
+- Knative Service, InferenceService, ScaledObject and kind's Cluster config are checked
+  against labkit's own JSON schemas (``labkit/schemas/``), which cover the fields the course
+  uses; their containers are checked against the core Container schema. Other kinds fail.
+- The lints in :mod:`labkit.lint` then look across the objects validated together.
+
+The terminal equivalent is ``labkit validate manifests/`` (exit status 1 on any error).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .errors import ManifestError
+from .manifests import ManifestObject, _kustomization_file, display_path, load_objects
+
+# The Kubernetes version of the kind node image in manifests/kind/cluster.yaml.
+KUBE_VERSION = "1.37.0"
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+# (API group, kind) -> labkit's schema file for kinds the Kubernetes schema does not know.
+CRD_SCHEMAS: dict[tuple[str, str], str] = {
+    ("serving.knative.dev", "Service"): "knative-service.json",
+    ("serving.kserve.io", "InferenceService"): "inferenceservice.json",
+    ("keda.sh", "ScaledObject"): "scaledobject.json",
+    ("kind.x-k8s.io", "Cluster"): "kind-cluster.json",
+}
+SEVERITIES = ("error", "warning")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: where it is (file, object, field), how bad, and what to do."""
+
+    severity: str
+    path: str
+    obj: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return ": ".join(p for p in (self.path, self.obj, self.field, self.message) if p)
+
+    @classmethod
+    def at(cls, severity: str, obj: ManifestObject, field: str, message: str) -> "Finding":
+        return cls(severity, display_path(obj.path), obj.ref, field, message)
+
+
+def field_path(parts: Iterable[Any]) -> str:
+    """``['spec', 'containers', 0, 'image']`` -> ``spec.containers[0].image``."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+# -- schemas ---------------------------------------------------------------------------------------
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def _is_core_group(group: str) -> bool:
+    """Groups served by Kubernetes itself: "" (v1), one-word groups (apps, batch, ...), *.k8s.io."""
+    return group == "" or "." not in group or group.endswith(".k8s.io")
+
+
+def _known_kinds() -> list[str]:
+    import kubernetes_validate.utils as kvu  # noqa: F401  (lazy: the import takes ~2 s)
+    from importlib.resources import files
+    root = files("kubernetes_validate") / "kubernetes-json-schema" / f"v{KUBE_VERSION}-local-strict"
+    return sorted({p.name.split("-")[0] for p in root.iterdir()})
+
+
+def _schema_error_finding(err: Any, obj: ManifestObject, source: str, prefix: Sequence[Any] = (),
+                          skip: int = 0) -> Finding:
+    """Turn a jsonschema error into a Finding that names the field and the fix."""
+    parts = list(prefix) + list(err.absolute_path)[skip:]
+    where = field_path(parts)
+    kind, inst, schema = err.validator, err.instance, err.schema
+    msg = f"{err.message} ({source})"
+    if kind == "additionalProperties" and isinstance(inst, dict):
+        known = list((schema.get("properties") or {}).keys())
+        extra = [k for k in inst if k not in known]
+        if extra:
+            where = field_path(parts + [extra[0]])
+            close = difflib.get_close_matches(str(extra[0]), known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            msg = (f"unknown field {extra[0]!r} ({source}): the API server would reject or ignore it. "
+                   f"{hint}Fix the spelling or indentation, or remove the field")
+    elif kind == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else ""
+        where = field_path(parts + [missing]) if missing else where
+        msg = f"required field {missing!r} is missing ({source}); add it"
+    elif kind == "type":
+        want = schema.get("type")
+        if want == "string" and isinstance(inst, (int, float, bool)):
+            msg = (f"must be a string, got {inst!r} ({source}); put the value in quotes, "
+                   f'e.g. "{str(inst).lower() if isinstance(inst, bool) else inst}"')
+        elif want in ("integer", "number") and isinstance(inst, str):
+            msg = f"must be a number, got the string {inst!r} ({source}); remove the quotes"
+        else:
+            msg = f"must be of type {want}, got {inst!r} ({source})"
+    elif kind in ("enum", "const"):
+        allowed = schema.get("enum") or [schema.get("const")]
+        msg = f"{inst!r} is not allowed ({source}); use one of: {', '.join(map(str, allowed))}"
+    return Finding("error", display_path(obj.path), obj.ref, where, msg)
+
+
+def _core_findings(obj: ManifestObject) -> list[Finding]:
+    import kubernetes_validate as kv  # lazy: ~2 s
+
+    try:
+        kv.validate(obj.doc, KUBE_VERSION, strict=True)
+    except kv.ValidationError as e:
+        return [_schema_error_finding(e, obj, f"Kubernetes {KUBE_VERSION[:4]} schema")]
+    except kv.SchemaNotFoundError:
+        close = difflib.get_close_matches(obj.kind.lower(), _known_kinds(), n=1)
+        hint = f" (did you mean kind {close[0]!r}, lower-cased here?)" if close else ""
+        return [Finding.at("error", obj, "kind", f"Kubernetes {KUBE_VERSION[:4]} has no kind "
+                           f"{obj.kind!r} in apiVersion {obj.api_version!r}{hint}; check the spelling "
+                           "and the apiVersion (e.g. autoscaling/v2, apps/v1)")]
+    return []
+
+
+@lru_cache(maxsize=None)
+def _crd_validator(filename: str):
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    resources = [Resource.from_contents(json.loads(p.read_text(encoding="utf-8")))
+                 for p in SCHEMA_DIR.glob("*.json")]
+    registry = Registry().with_resources((r.id(), r) for r in resources)
+    schema = json.loads((SCHEMA_DIR / filename).read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, registry=registry)
+
+
+def _containers_of(doc: dict) -> list[tuple[tuple[Any, ...], dict]]:
+    """``(path of the container, container)`` for every pod-template container in a CRD object."""
+    spec = doc.get("spec") or {}
+    lists: list[tuple[tuple[Any, ...], Any]] = []
+    if doc.get("kind") == "Service":
+        lists.append((("spec", "template", "spec", "containers"),
+                      ((spec.get("template") or {}).get("spec") or {}).get("containers")))
+    for comp in ("predictor", "transformer", "explainer"):
+        if isinstance(spec.get(comp), dict):
+            lists.append((("spec", comp, "containers"), spec[comp].get("containers")))
+    return [((*base, i), c) for base, cs in lists if isinstance(cs, list)
+            for i, c in enumerate(cs) if isinstance(c, dict)]
+
+
+def _knative_container_defaults(container: dict) -> dict:
+    """The container as Kubernetes sees it once Knative fills in what it may omit.
+
+    Knative (and KServe in Knative mode) allow an unnamed container and probes without a
+    port: they default to the serving port.
+    """
+    c = {"name": "c", **copy.deepcopy(container)}
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        for handler in ("httpGet", "tcpSocket", "grpc"):
+            h = (c.get(probe) or {}).get(handler) if isinstance(c.get(probe), dict) else None
+            if isinstance(h, dict) and "port" not in h:
+                h["port"] = 8080
+    return c
+
+
+def _crd_findings(obj: ManifestObject, schema_file: str) -> list[Finding]:
+    import kubernetes_validate as kv
+
+    source = f"labkit's {obj.kind} schema"
+    errors = sorted(_crd_validator(schema_file).iter_errors(obj.doc), key=lambda e: list(map(str, e.path)))
+    out = [_schema_error_finding(e, obj, source) for e in errors]
+    for where, container in _containers_of(obj.doc):
+        # Knative and KServe use the core Container type: check it strictly inside a Pod.
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "check"},
+               "spec": {"containers": [_knative_container_defaults(container)]}}
+        try:
+            kv.validate(pod, KUBE_VERSION, strict=True)
+        except kv.ValidationError as e:
+            out.append(_schema_error_finding(e, obj, f"Kubernetes {KUBE_VERSION[:4]} Container schema",
+                                             prefix=where, skip=3))
+    return out
+
+
+def schema_findings(obj: ManifestObject) -> list[Finding]:
+    """Check one object against its schema (core Kubernetes or labkit's CRD schema)."""
+    group = _group(obj.api_version)
+    crd = CRD_SCHEMAS.get((group, obj.kind))
+    if crd is not None:
+        return _crd_findings(obj, crd)
+    if _is_core_group(group):
+        return _core_findings(obj)
+    known = ", ".join(f"{k} ({g})" for g, k in CRD_SCHEMAS)
+    return [Finding.at("error", obj, "apiVersion", f"labkit has no schema for {obj.kind} in "
+                       f"{obj.api_version!r}, so it cannot check it; it knows core Kubernetes kinds "
+                       f"and {known}. Check apiVersion and kind for typos")]
+
+
+# -- entry points ----------------------------------------------------------------------------------
+def validate_objects(objs: Iterable[ManifestObject]) -> list[Finding]:
+    """Schema findings for each object, then the lints across the set (errors first)."""
+    from .lint import lint_objects
+
+    objs = list(objs)
+    findings = [f for o in objs for f in schema_findings(o)] + lint_objects(objs)
+    return _dedupe(findings)
+
+
+def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    unique = list(dict.fromkeys(findings))
+    return sorted(unique, key=lambda f: SEVERITIES.index(f.severity))
+
+
+def _finding_from_error(e: ManifestError, fallback: str) -> Finding:
+    msg, prefix = str(e), ": ".join(p for p in (e.path, e.obj) if p)
+    if prefix and msg.startswith(prefix + ": "):
+        msg = msg[len(prefix) + 2:]
+    return Finding("error", e.path or fallback, e.obj or "", e.field or "", msg)
+
+
+def _object_sets(path: Path) -> tuple[list[list[ManifestObject]], list[Finding]]:
+    """Groups of objects that belong together (a file, a kustomization, a plain directory)."""
+    if not path.is_dir() or _kustomization_file(path) is not None:
+        try:
+            return [load_objects(path)], []
+        except ManifestError as e:
+            return [], [_finding_from_error(e, display_path(path))]
+    sets: list[list[ManifestObject]] = []
+    errors: list[Finding] = []
+    loose: list[ManifestObject] = []
+    for entry in sorted(path.iterdir()):
+        if entry.name.startswith((".", "_")):
+            continue
+        if entry.is_dir():
+            s, e = _object_sets(entry)
+            sets += s
+            errors += e
+        elif entry.suffix in (".yaml", ".yml"):
+            try:
+                loose += load_objects(entry)
+            except ManifestError as e:
+                errors.append(_finding_from_error(e, display_path(entry)))
+    return ([loose] if loose else []) + sets, errors
+
+
+def _validate(path: str | Path) -> tuple[list[Finding], int, int]:
+    p = Path(path)
+    if not p.exists():
+        return [Finding("error", str(path), "", "", "no such file or directory; give a YAML file "
+                        "or a directory, e.g. manifests/")], 0, 0
+    sets, findings = _object_sets(p)
+    for s in sets:
+        findings += validate_objects(s)
+    seen = {(o.path.resolve(), o.index) for s in sets for o in s}
+    return _dedupe(findings), len(seen), len({k[0] for k in seen})
+
+
+def validate_path(path: str | Path) -> list[Finding]:
+    """Findings for a file or directory; each kustomization is checked as one set."""
+    return _validate(path)[0]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def run_validate(paths: list[str]) -> int:
+    """Print the findings for each path and a summary line; 1 if any error, else 0."""
+    status = 0
+    for path in paths or ["manifests"]:
+        findings, n_objects, n_files = _validate(path)
+        for sev in SEVERITIES:
+            for f in (f for f in findings if f.severity == sev):
+                print(f"{sev.upper():7} {f}")
+        errors = sum(f.severity == "error" for f in findings)
+        label = str(path) + ("/" if Path(path).is_dir() and not str(path).endswith("/") else "")
+        print(f"{label}: {_plural(n_objects, 'object')} in {_plural(n_files, 'file')}, "
+              f"{_plural(errors, 'error')}, {_plural(len(findings) - errors, 'warning')}")
+        status |= int(errors > 0)
+    return status
