@@ -235,6 +235,10 @@ def lint_hpa_min_zero(objs: Sequence[ManifestObject]) -> Iterator[Finding]:
                      "metric: CPU and memory are measured on running pods, so at zero there is nothing "
                      "to measure and nothing would scale back up (the API server rejects it). Use "
                      "minReplicas: 1, or Knative/KEDA, which buffer requests and can wake from zero")
+        else:
+            yield _f("warning", o, "spec.minReplicas", "0 needs the HPAScaleToZero feature gate, "
+                     "alpha and off in Kubernetes 1.36 (beta and on from 1.37), so the lab cluster "
+                     "rejects it; use minReplicas: 1, or KEDA (minReplicaCount: 0) for scale to zero")
 
 
 def _knative_annotation_sets(o: ManifestObject) -> list[tuple[str, dict]]:

@@ -102,7 +102,7 @@ class Variant:
         what = f"{kind}/{name}" if name else f"a {kind}"
         if not found:
             have = ", ".join(o.ref for o in self.objects) or "no objects"
-            raise ManifestError(f"variant {self.name!r} has no {what} (it has {have}); check the "
+            raise ManifestError(f"variant {self.name!r} has no {what.removeprefix('a ')} (it has {have}); check the "
                                 f"kind and name, or add the object to {display_path(self.path)}",
                                 path=display_path(self.path))
         if len(found) > 1:

@@ -23,8 +23,8 @@ from typing import Any, Iterable, Sequence
 from .errors import ManifestError
 from .manifests import ManifestObject, _kustomization_file, display_path, load_objects
 
-# The Kubernetes version of the kind node image in manifests/kind/cluster.yaml.
-KUBE_VERSION = "1.37.0"
+# The schema of the Kubernetes minor version of the kind node image (manifests/kind/cluster.yaml).
+KUBE_VERSION = "1.36.0"
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 # (API group, kind) -> labkit's schema file for kinds the Kubernetes schema does not know.
 CRD_SCHEMAS: dict[tuple[str, str], str] = {
