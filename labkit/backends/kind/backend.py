@@ -1,0 +1,204 @@
+"""KindBackend: the Backend protocol on a real cluster (kind by default, or any context).
+
+- ``deploy(variant)`` makes sure the cluster has the variant's add-ons (``labkit up --profile``,
+  fast when they are there), removes the previous variant, server-side applies the new one
+  and waits until it is ready;
+- ``load(profile)`` sets the locust profile; ``run(duration)`` drives locust through kind's
+  127.0.0.1 port mapping (:func:`.kubectl.load_url`) in a background thread while polling the
+  API about once a second into the Timeline (:mod:`.observe`);
+- ``reset()`` removes the variant and clears the Timeline; ``close()`` stops locust.
+
+Runs in real time only (``speed`` is ignored). With ``context=`` pointing at another cluster
+(a workshop's cloud cluster) nothing is created: the add-ons must already be there.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+import weakref
+from datetime import datetime, timezone
+from typing import Any
+
+from ...errors import BackendError
+from ...load import LoadProfile
+from ...manifests import Variant, load_variant
+from ...timeline import Timeline, TimelineRecorder
+from . import deploy as d
+from . import observe
+from . import versions as v
+from .kubectl import kubectl_equivalents, load_url
+
+_LIVE: "weakref.WeakSet[KindBackend]" = weakref.WeakSet()
+
+
+def close_all_backends() -> None:
+    """Stop what every live KindBackend started (``labkit down`` calls this)."""
+    for b in list(_LIVE):
+        b.close()
+
+
+class KindBackend:
+    """The real cluster behind the Backend protocol (see the module docstring)."""
+
+    name = "kind"
+
+    def __init__(self, *, context: str = v.CONTEXT, namespace: str = "default",
+                 auto_up: bool = True, poll_interval: float = 1.0, api: Any = None,
+                 show_kubectl: bool = True):
+        self.context, self.namespace = context, namespace
+        self.auto_up, self.poll_interval, self.show_kubectl = auto_up, poll_interval, show_kubectl
+        self._api = api
+        self.variant: Variant | None = None
+        self.spec: d.WatchSpec | None = None
+        self.profile: LoadProfile | None = None
+        self.recorder = TimelineRecorder({"backend": "kind", "context": context})
+        self._stats: Any = None
+        self._stop = threading.Event()
+        self._load_thread: threading.Thread | None = None
+        self._t0: float | None = None
+        self._start_wall: datetime | None = None
+        self._seen_events: set = set()
+        self._conditions: dict = {}
+        _LIVE.add(self)
+
+    # -- the API ---------------------------------------------------------------------------------
+    @property
+    def api(self) -> d.ClusterApi:
+        if self._api is None:
+            self._api = d.KubeApi(self.context)
+        return self._api
+
+    def deploy(self, variant: str | Variant) -> Variant:
+        var = variant if isinstance(variant, Variant) else load_variant(variant)
+        if self.auto_up and self.context == v.CONTEXT:
+            from .cluster import up
+            up(v.VARIANT_PROFILE.get(var.name, "all"), progress=True)
+        self._stop_load()
+        d.remove_variant(self.api, self.variant, self.namespace)
+        d.apply_variant(self.api, var, self.namespace)
+        d.wait_ready(self.api, var, self.namespace)
+        self.variant, self.spec = var, d.watch_spec(var, self.namespace)
+        self.recorder.clear()
+        self.recorder.meta.update({"variant": var.name})
+        self._t0 = None
+        if self.show_kubectl and var.name in v.VARIANT_PROFILE:
+            print("labkit: deployed; the kubectl equivalent: "
+                  + " && ".join(kubectl_equivalents(var.name)[:1]))
+        return var
+
+    def load(self, profile: LoadProfile | None) -> None:
+        self.profile = profile
+        self.recorder.meta["profile"] = profile.describe() if profile else None
+
+    def run(self, duration: float, *, speed: float | None = None,
+            stop: threading.Event | None = None) -> Timeline:
+        if self.variant is None or self.spec is None:
+            raise BackendError("nothing is deployed: call deploy('hpa-v1') (or another "
+                               "variant) before run()")
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+            self._start_wall = datetime.now(timezone.utc)
+            self._start_load()
+        end = time.monotonic() + duration
+        while time.monotonic() < end and not (stop and stop.is_set()):
+            self.poll()
+            time.sleep(max(0.0, min(self.poll_interval, end - time.monotonic())))
+        return self.timeline()
+
+    def timeline(self) -> Timeline:
+        return self.recorder.snapshot()
+
+    def reset(self) -> None:
+        self._stop_load()
+        d.remove_variant(self.api, self.variant, self.namespace)
+        self.variant = self.spec = None
+        self.recorder.clear()
+        self._t0 = None
+
+    def close(self) -> None:
+        self._stop_load()
+
+    # -- one poll --------------------------------------------------------------------------------
+    def poll(self) -> dict:
+        """Read the objects once and append one sample (and any new events)."""
+        assert self.spec is not None and self._t0 is not None and self._start_wall is not None
+        api, ns = self.api, self.namespace
+        self.spec = spec = d.resolve(self.spec, api)
+        now = time.monotonic() - self._t0
+        deploy = api.get("apps/v1", "Deployment", spec.deployment, ns) if spec.deployment \
+            else None
+        pods = api.list("v1", "Pod", ns, label_selector=spec.pod_selector) \
+            if spec.pod_selector else []
+        spec_replicas, _ = observe.deployment_replicas(deploy)
+        reading, obj = observe.Reading(None), f"Deployment/{spec.deployment}"
+        if spec.autoscaler == "hpa":
+            reading = observe.hpa_reading(api.get("autoscaling/v2", "HorizontalPodAutoscaler",
+                                                  spec.hpa, ns))
+            obj = f"HorizontalPodAutoscaler/{spec.hpa}"
+        elif spec.autoscaler == "keda":
+            so = api.get("keda.sh/v1alpha1", "ScaledObject", spec.scaled_object, ns)
+            hpa_name = ((so or {}).get("status") or {}).get("hpaName") or spec.hpa
+            hpa = api.get("autoscaling/v2", "HorizontalPodAutoscaler", hpa_name, ns)
+            reading = observe.scaled_object_reading(so, hpa, spec_replicas)
+            obj = f"HorizontalPodAutoscaler/{hpa_name}"
+        elif spec.autoscaler == "kpa" and spec.deployment:
+            rev = spec.deployment.removesuffix("-deployment")
+            pa = api.get("autoscaling.internal.knative.dev/v1alpha1", "PodAutoscaler", rev, ns)
+            reading = observe.pa_reading(pa, self._kpa_metrics(rev))
+            obj = f"PodAutoscaler/{rev}"
+        row = observe.sample_row(now, deployment=deploy, pods=pods, reading=reading,
+                                 stats=self._stats)
+        self.recorder.add_sample(row)
+        for ev in observe.condition_events(self._conditions, reading.conditions, obj, now):
+            self.recorder.add_event(ev["time"], ev["object"], ev["reason"], ev["message"],
+                                    ev["type"])
+        self._conditions = dict(reading.conditions)
+        events = api.list("v1", "Event", ns)
+        for ev in observe.event_rows(events, self._start_wall, self._seen_events):
+            self.recorder.add_event(ev["time"], ev["object"], ev["reason"], ev["message"],
+                                    ev["type"])
+        return row
+
+    def _kpa_metrics(self, revision: str) -> dict[str, float]:
+        """The Knative autoscaler's view (panic mode, concurrency) via the API server proxy."""
+        try:
+            pods = self.api.list("v1", "Pod", "knative-serving", label_selector="app=autoscaler")
+            if not pods:
+                return {}
+            name = pods[0]["metadata"]["name"]
+            text = self.api.raw(f"/api/v1/namespaces/knative-serving/pods/{name}:9090/"
+                                "proxy/metrics")
+            return observe.kpa_metrics(text, revision)
+        except Exception:  # best effort: the sample still has replicas and desiredScale
+            return {}
+
+    # -- load ------------------------------------------------------------------------------------
+    def _start_load(self) -> None:
+        if self.profile is None or self.variant is None:
+            return
+        from ... import loadgen
+        url, headers = load_url(self.variant.name if self.variant.name in v.VARIANT_PROFILE
+                                else "hpa-v1")
+        kwargs: dict[str, Any] = {"on_stats": self._on_stats, "stop": self._stop}
+        if headers:
+            if "headers" not in inspect.signature(loadgen.drive).parameters:
+                raise BackendError("Knative and KServe are reached through Kourier with a Host "
+                                   f"header ({headers['Host']}), but labkit.loadgen.drive takes "
+                                   "no headers= argument yet")
+            kwargs["headers"] = headers
+        self._stop.clear()
+        self._load_thread = threading.Thread(target=loadgen.drive, args=(self.profile, url),
+                                             kwargs=kwargs, name="labkit-kind-load", daemon=True)
+        self._load_thread.start()
+
+    def _on_stats(self, stats: Any) -> None:
+        self._stats = stats
+
+    def _stop_load(self) -> None:
+        self._stop.set()
+        if self._load_thread is not None:
+            self._load_thread.join(timeout=15)
+            self._load_thread = None
+        self._stats = None
