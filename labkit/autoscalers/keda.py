@@ -1,0 +1,418 @@
+"""KEDA ScaledObject: spec and defaults, the HPA KEDA generates, the activation state machine.
+
+Spec/autoscalers.md §4.1–4.5 [KD-SO, KD-HPA, KD-EX, KD-SH, KD-FB]. KEDA owns 0 ↔ 1 (or idle ↔
+min) in :func:`poll`; the generated HPA (a manifest dict for ``hpa_spec_from_manifest``) owns 1 ↔ N.
+
+Simplifies: ``advanced.scalingModifiers`` is refused (no formula engine); the HPA's
+``app.kubernetes.io/version`` label and owner references are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
+
+from ..errors import ManifestError
+from .keda_fallback import (FALLBACK_BEHAVIORS, FallbackOutcome, Health, apply_fallback,
+                            fallback_condition, fallback_configured, fallback_replicas,
+                            fallback_value_milli)
+from .keda_triggers import (Trigger, TriggerResult, cron_active, hpa_metric_spec, metrics_api_value,
+                            parse_trigger, prometheus_value, trigger_result)
+from .status import Condition, Event
+
+__all__ = [
+    "Fallback", "ScaleTargetRef", "ScaledObjectSpec", "scaled_object_from_manifest", "hpa_name",
+    "generated_hpa_manifest", "KEDAState", "new_keda_state", "PollResult", "poll",
+    "hpa_metric_value", "Health", "apply_fallback", "fallback_condition", "fallback_configured",
+    "fallback_replicas", "fallback_value_milli", "Trigger", "TriggerResult", "trigger_result",
+    "cron_active", "metrics_api_value", "prometheus_value", "parse_bool_annotation",
+]
+
+ANN_PAUSED = "autoscaling.keda.sh/paused"
+ANN_PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
+ANN_PAUSED_SCALE_IN = "autoscaling.keda.sh/paused-scale-in"
+ANN_PAUSED_SCALE_OUT = "autoscaling.keda.sh/paused-scale-out"
+ANN_FORCE_ACTIVATION = "autoscaling.keda.sh/force-activation"
+SO_LABEL = "scaledobject.keda.sh/name"
+_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def parse_bool_annotation(annotations: Mapping[str, str], key: str) -> bool:
+    """A flag annotation: absent → False; Go booleans as written; any other value → True (§4.2)."""
+    if key not in annotations:
+        return False
+    return _GO_BOOLS.get(str(annotations[key]), True)
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """``spec.fallback``: failures tolerated, replicas to fall back to, and how (§4.5)."""
+
+    failure_threshold: int
+    replicas: int
+    behavior: str = "static"
+
+
+@dataclass(frozen=True)
+class ScaleTargetRef:
+    """``spec.scaleTargetRef`` (KEDA defaults: ``apps/v1`` ``Deployment``)."""
+
+    name: str
+    kind: str = "Deployment"
+    api_version: str = "apps/v1"
+
+
+@dataclass(frozen=True)
+class ScaledObjectSpec:
+    """A parsed ScaledObject with KEDA's defaults applied (§4.2)."""
+
+    name: str
+    scale_target_ref: ScaleTargetRef
+    triggers: tuple[Trigger, ...]
+    namespace: str = "default"
+    polling_interval: int = 30
+    cooldown_period: int = 300
+    initial_cooldown_period: int = 0
+    min_replica_count: int = 0
+    max_replica_count: int = 100
+    idle_replica_count: int | None = None
+    fallback: Fallback | None = None
+    hpa_behavior: Mapping[str, Any] | None = None
+    hpa_name_override: str | None = None
+    restore_to_original_replica_count: bool = False
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def hpa_name(self) -> str:
+        return hpa_name(self)
+
+    @property
+    def paused_replicas(self) -> int | None:
+        raw = self.annotations.get(ANN_PAUSED_REPLICAS)
+        return None if raw is None else int(raw)
+
+    @property
+    def paused(self) -> bool:
+        """``paused`` true, or ``paused-replicas`` present whatever its value (§4.2)."""
+        return parse_bool_annotation(self.annotations, ANN_PAUSED) or ANN_PAUSED_REPLICAS in self.annotations
+
+    @property
+    def paused_scale_in(self) -> bool:
+        return parse_bool_annotation(self.annotations, ANN_PAUSED_SCALE_IN)
+
+    @property
+    def paused_scale_out(self) -> bool:
+        return parse_bool_annotation(self.annotations, ANN_PAUSED_SCALE_OUT)
+
+    @property
+    def force_activation(self) -> bool:
+        return parse_bool_annotation(self.annotations, ANN_FORCE_ACTIVATION)
+
+
+def hpa_name(so: ScaledObjectSpec) -> str:
+    """``advanced.horizontalPodAutoscalerConfig.name`` or ``keda-hpa-<name>``."""
+    return so.hpa_name_override or f"keda-hpa-{so.name}"
+
+
+def _int(spec: Mapping[str, Any], key: str, default: int | None, obj: str, lo: int = 0) -> int | None:
+    raw = spec.get(key, default)
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < lo:
+        raise ManifestError(f"spec.{key}={raw!r} must be an integer >= {lo}", obj=obj,
+                            field=f"spec.{key}")
+    return raw
+
+
+def scaled_object_from_manifest(doc: Mapping[str, Any], *, path: str | None = None) -> ScaledObjectSpec:
+    """Parse a ``keda.sh/v1alpha1`` ScaledObject and apply KEDA's defaults (§4.2).
+
+    Raises ManifestError for fields KEDA would refuse (idle ≥ min, min > max, bad fallback
+    behavior, unsupported triggers) and for ``advanced.scalingModifiers`` (not simulated).
+    """
+    meta = doc.get("metadata") or {}
+    name = str(meta.get("name", ""))
+    obj = f"ScaledObject/{name}"
+    spec = doc.get("spec") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    if not ref.get("name"):
+        raise ManifestError("spec.scaleTargetRef.name is required: name the Deployment to scale",
+                            path=path, obj=obj, field="spec.scaleTargetRef.name")
+    target = ScaleTargetRef(name=str(ref["name"]), kind=str(ref.get("kind") or "Deployment"),
+                            api_version=str(ref.get("apiVersion") or "apps/v1"))
+    try:
+        polling = _int(spec, "pollingInterval", 30, obj, lo=1)
+        cooldown = _int(spec, "cooldownPeriod", 300, obj)
+        initial_cooldown = _int(spec, "initialCooldownPeriod", 0, obj)
+        min_rc = _int(spec, "minReplicaCount", 0, obj)
+        max_rc = _int(spec, "maxReplicaCount", 100, obj)
+        idle = _int(spec, "idleReplicaCount", None, obj)
+    except ManifestError as e:
+        e.path = path
+        raise
+    if min_rc > max_rc:
+        raise ManifestError(f"minReplicaCount={min_rc} must be less than or equal to "
+                            f"maxReplicaCount={max_rc}", path=path, obj=obj,
+                            field="spec.minReplicaCount")
+    if idle is not None and idle >= min_rc:
+        raise ManifestError(f"idleReplicaCount={idle} must be less than minReplicaCount={min_rc} "
+                            "(in practice only 0 works)", path=path, obj=obj,
+                            field="spec.idleReplicaCount")
+    fb = None
+    if spec.get("fallback") is not None:
+        raw = spec["fallback"]
+        behavior = raw.get("behavior") or "static"
+        if behavior not in FALLBACK_BEHAVIORS:
+            raise ManifestError(f"fallback.behavior {behavior!r} must be one of "
+                                f"{', '.join(FALLBACK_BEHAVIORS)}", path=path, obj=obj,
+                                field="spec.fallback.behavior")
+        fb = Fallback(failure_threshold=int(raw.get("failureThreshold", 0)),
+                      replicas=int(raw.get("replicas", 0)), behavior=behavior)
+    advanced = spec.get("advanced") or {}
+    if advanced.get("scalingModifiers"):
+        raise ManifestError("advanced.scalingModifiers is not simulated by the twin (no formula "
+                            "engine); remove it or use the kind backend", path=path, obj=obj,
+                            field="spec.advanced.scalingModifiers")
+    hpa_cfg = advanced.get("horizontalPodAutoscalerConfig") or {}
+    raw_triggers = spec.get("triggers") or []
+    if not raw_triggers:
+        raise ManifestError("spec.triggers is empty: add at least one trigger", path=path,
+                            obj=obj, field="spec.triggers")
+    try:
+        triggers = tuple(parse_trigger(t, i) for i, t in enumerate(raw_triggers))
+    except ManifestError as e:
+        raise ManifestError(str(e), path=path, obj=obj, field=e.field) from e
+    names = [t.metric_name for t in triggers if not t.is_resource]
+    if len(names) != len(set(names)):
+        raise ManifestError("two triggers produce the same metric name", path=path, obj=obj,
+                            field="spec.triggers")
+    return ScaledObjectSpec(
+        name=name, namespace=str(meta.get("namespace") or "default"), scale_target_ref=target,
+        triggers=triggers, polling_interval=polling, cooldown_period=cooldown,
+        initial_cooldown_period=initial_cooldown, min_replica_count=min_rc,
+        max_replica_count=max_rc, idle_replica_count=idle, fallback=fb,
+        hpa_behavior=hpa_cfg.get("behavior"), hpa_name_override=hpa_cfg.get("name"),
+        restore_to_original_replica_count=bool(advanced.get("restoreToOriginalReplicaCount", False)),
+        annotations=dict(meta.get("annotations") or {}), labels=dict(meta.get("labels") or {}))
+
+
+def generated_hpa_manifest(so: ScaledObjectSpec) -> dict:
+    """The autoscaling/v2 HPA KEDA creates for ``so`` (§4.3) [KD-HPA ``newHPAForScaledObject``].
+
+    - ``minReplicas = max(1, minReplicaCount)``, ``maxReplicas = maxReplicaCount``; with
+      ``paused-replicas: N`` both are ``max(1, N)``;
+    - ``behavior`` = the ScaledObject's (copied) or absent (nil → legacy HPA path); the
+      paused-scale-in/out annotations set ``selectPolicy: Disabled`` for that direction;
+    - one metric per trigger, External metrics carry the ``scaledobject.keda.sh/name`` selector;
+      sorted by type (stable).
+    """
+    behavior = None if so.hpa_behavior is None else _deep_copy(so.hpa_behavior)
+    for flag, direction in ((so.paused_scale_in, "scaleDown"), (so.paused_scale_out, "scaleUp")):
+        if flag:
+            behavior = behavior or {}
+            behavior.setdefault(direction, {})
+            behavior[direction]["selectPolicy"] = "Disabled"
+    min_r, max_r = max(1, so.min_replica_count), so.max_replica_count
+    if so.paused_replicas is not None:
+        min_r = max_r = max(1, so.paused_replicas)
+    metrics = sorted((hpa_metric_spec(t, so.name) for t in so.triggers), key=lambda m: m["type"])
+    name = hpa_name(so)
+    labels = {"app.kubernetes.io/name": name[:63].rstrip("-._"),
+              "app.kubernetes.io/part-of": so.name,
+              "app.kubernetes.io/managed-by": "keda-operator", **so.labels}
+    spec: dict[str, Any] = {
+        "scaleTargetRef": {"apiVersion": so.scale_target_ref.api_version,
+                           "kind": so.scale_target_ref.kind, "name": so.scale_target_ref.name},
+        "minReplicas": min_r, "maxReplicas": max_r, "metrics": metrics}
+    if behavior is not None:
+        spec["behavior"] = behavior
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": name, "namespace": so.namespace, "labels": labels,
+                         "annotations": dict(so.annotations)},
+            "spec": spec}
+
+
+def _deep_copy(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _deep_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_deep_copy(v) for v in obj]
+    return obj
+
+
+# ---------------------------------------------------------------- operator state and poll
+
+@dataclass(frozen=True)
+class KEDAState:
+    """What the ScaledObject status carries between polls (§5): times, health, conditions."""
+
+    created_at: float
+    last_active_time: float | None = None
+    health: Mapping[str, Health] = field(default_factory=dict)
+    conditions: Mapping[str, Condition] = field(default_factory=dict)
+
+    @property
+    def fallback_active(self) -> bool:
+        c = self.conditions.get("Fallback")
+        return c is not None and c.status == "True"
+
+
+def new_keda_state(created_at: float) -> KEDAState:
+    """A new ScaledObject: never active, conditions Unknown."""
+    unknown = {t: Condition(t, "Unknown") for t in ("Ready", "Active", "Fallback", "Paused")}
+    return KEDAState(created_at=created_at, conditions=unknown)
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """One poll: the replicas KEDA writes (``None`` = no write), new state, conditions, events."""
+
+    scale_to: int | None
+    state: KEDAState
+    conditions: tuple[Condition, ...]
+    events: tuple[Event, ...]
+    active: bool
+    results: tuple[TriggerResult, ...] = ()
+
+
+_ACTIVE_MSG = {"ScalerActive": "Scaling is performed because triggers are active",
+               "ScalerNotActive": "Scaling is not performed because triggers are not active",
+               "ScalerCooldown": "Scaler cooling down because triggers are not active"}
+
+
+def _cond(conds: dict, ctype: str, status: str, reason: str, message: str, now: float) -> None:
+    old = conds.get(ctype)
+    since = old.last_transition_time if old is not None and old.status == status else now
+    conds[ctype] = Condition(ctype, status, reason, message, since)
+
+
+def _evaluate(so: ScaledObjectSpec, state: KEDAState, results: Sequence[TriggerResult], *,
+              current_replicas: int | None, ready_pods: int | None
+              ) -> tuple[list[TriggerResult], dict[str, Health]]:
+    by_name = {r.metric_name: r for r in results}
+    health = dict(state.health)
+    out = []
+    for t in so.triggers:
+        if t.is_resource:
+            continue
+        r = by_name.get(t.metric_name) or TriggerResult(t.metric_name, None, False,
+                                                        f"no result for {t.metric_name}")
+        outcome = apply_fallback(so, health, t, r, current_replicas=current_replicas,
+                                 ready_pods=ready_pods)
+        health = dict(outcome.health)
+        out.append(outcome.result)
+    return out, health
+
+
+def poll(so: ScaledObjectSpec, state: KEDAState, *, results: Sequence[TriggerResult],
+         current_replicas: int, now: float, ready_pods: int | None = None) -> PollResult:
+    """One operator poll (§4.4) [KD-EX ``RequestScale``, KD-SH ``checkScalers``].
+
+    ``results``: the raw scaler reads of the non-cpu/memory triggers (see ``trigger_result``);
+    fallback (§4.5) is applied here. ``current_replicas``: the target's spec replicas.
+    The first matching row of the §4.4 table decides; both cooldown comparisons are strict.
+    """
+    conds = dict(state.conditions)
+    events: list[Event] = []
+    target = f"{so.scale_target_ref.kind} {so.namespace}/{so.scale_target_ref.name}"
+    if so.paused:
+        # Paused: the loop stops; replicas and the Active condition are left alone.
+        _cond(conds, "Paused", "True", "ScaledObjectPaused", "ScaledObject is paused", now)
+        new = replace(state, conditions=conds)
+        return PollResult(None, new, tuple(conds.values()), (), False)
+    if conds.get("Paused") and conds["Paused"].status == "True":
+        _cond(conds, "Paused", "False", "ScaledObjectUnpaused", "pause annotation removed", now)
+
+    evaluated, health = _evaluate(so, state, results, current_replicas=current_replicas,
+                                  ready_pods=ready_pods)
+    in_fallback = any(r.fallback for r in evaluated)
+    if fallback_configured(so):
+        was_true = state.fallback_active
+        fc = fallback_condition(so, health)
+        _cond(conds, "Fallback", fc.status, fc.reason, fc.message, now)
+        if in_fallback and not was_true:
+            events.append(Event("ScaledObjectFallbackActivated",
+                                "Fallback activated: metrics source failed", "Warning"))
+        elif not in_fallback and was_true:
+            events.append(Event("ScaledObjectFallbackDeactivated", "Fallback deactivated"))
+
+    _cond(conds, "Ready", "True", "ScaledObjectReady",
+          "ScaledObject is defined correctly and is ready for scaling", now)
+    all_resource = all(t.is_resource for t in so.triggers)
+    active = so.force_activation or all_resource or any(r.active for r in evaluated)
+    error = next((r.error for r in evaluated if r.error), None)
+    c, lo, idle = current_replicas, so.min_replica_count, so.idle_replica_count
+    last_active = state.last_active_time
+    scale_to: int | None = None
+
+    def set_active(status: str, reason: str) -> None:
+        _cond(conds, "Active", status, reason, _ACTIVE_MSG[reason], now)
+
+    if active and (c == 0 or (idle is not None and c < lo)):
+        set_active("True", "ScalerActive")
+        if not so.paused_scale_out:
+            scale_to = lo if lo > 0 else 1
+            last_active = now
+            events.append(Event("KEDAScaleTargetActivated",
+                                f"Scaled {target} from {c} to {scale_to}"))
+    elif active and error:
+        set_active("True", "ScalerActive")
+        _cond(conds, "Ready", "Unknown", "PartialTriggerError",
+              f"Some triggers have errors: {error}", now)
+    elif active:
+        set_active("True", "ScalerActive")
+        last_active = now
+    elif error and so.fallback is not None and so.fallback.replicas != 0 and fallback_configured(so):
+        set_active("False", "ScalerNotActive")
+    elif error and not fallback_configured(so):
+        set_active("False", "ScalerNotActive")
+        _cond(conds, "Ready", "False", "TriggerError", f"Triggers defined in ScaledObject are "
+              f"not working correctly: {error}", now)
+    elif (idle is not None and c > idle) or (c > 0 and lo == 0):
+        if so.paused_scale_in:
+            set_active("False", "ScalerNotActive")
+        elif _cooled_down(so, state, now):
+            scale_to = idle if idle is not None else lo
+            set_active("False", "ScalerNotActive")
+            events.append(Event("KEDAScaleTargetDeactivated",
+                                f"Deactivated {target} from {c} to {scale_to}"))
+        else:
+            set_active("False", "ScalerCooldown")
+    elif idle is None and c < lo:
+        set_active("False", "ScalerNotActive")
+        scale_to = lo
+    else:
+        set_active("False", "ScalerNotActive")
+
+    new = KEDAState(created_at=state.created_at, last_active_time=last_active,
+                    health=health if fallback_configured(so) else state.health, conditions=conds)
+    return PollResult(scale_to, new, tuple(conds.values()), tuple(events), active, tuple(evaluated))
+
+
+def _cooled_down(so: ScaledObjectSpec, state: KEDAState, now: float) -> bool:
+    """Cooldown over: ``lastActive + cooldown < now``, or never active and ``created + initial < now``."""
+    if state.last_active_time is not None:
+        return state.last_active_time + so.cooldown_period < now
+    return state.created_at + so.initial_cooldown_period < now
+
+
+def hpa_metric_value(so: ScaledObjectSpec, state: KEDAState, *, result: TriggerResult,
+                     current_replicas: int | None, ready_pods: int | None, now: float
+                     ) -> tuple[FallbackOutcome, KEDAState]:
+    """One metrics-adapter read for the HPA (§4.1, §4.5): the value in milli-units or an error.
+
+    Updates the same health counters as :func:`poll` (and the Fallback condition when configured).
+    """
+    trigger = next((t for t in so.triggers if t.metric_name == result.metric_name), None)
+    if trigger is None:
+        raise KeyError(f"{result.metric_name} is not a metric of ScaledObject/{so.name}")
+    outcome = apply_fallback(so, state.health, trigger, result, current_replicas=current_replicas,
+                             ready_pods=ready_pods)
+    if not fallback_configured(so):
+        return outcome, state
+    conds = dict(state.conditions)
+    fc = fallback_condition(so, outcome.health)
+    _cond(conds, "Fallback", fc.status, fc.reason, fc.message, now)
+    return outcome, replace(state, health=dict(outcome.health), conditions=conds)

@@ -1,0 +1,516 @@
+"""Knative Pod Autoscaler: settings, window averages and the decider (spec/autoscalers.md §2.2–2.5).
+
+Pure rules: every function takes ``now`` (seconds, float) and explicit state, and returns new state.
+Sources: [KN-CFG], [KN-REG], [KN-TGT], [KN-COL], [KN-AS], [KN-MS].
+
+Simplifies: only the ``linear`` metric aggregation is averaged (``weighted-exponential`` is
+accepted and validated but averaged linearly); durations are Go-style strings (``60s``, ``1m30s``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+from ..errors import ManifestError
+
+ANNOTATION_PREFIX = "autoscaling.knative.dev/"
+KPA_CLASS = "kpa.autoscaling.knative.dev"
+HPA_CLASS = "hpa.autoscaling.knative.dev"
+
+TICK_INTERVAL = 2.0          # decider period, seconds [KN-MS]
+BUCKET_SIZE = 1.0            # collector bucket, seconds [KN-COL]
+SCRAPE_INTERVAL = 1.0        # collector scrape period [KN-COL]
+MIN_ACTIVATORS = 2           # [KN-KPA]
+ACTIVATOR_QUEUE_DEPTH = 10_000   # per revision [KN-ACT]
+PROGRESS_DEADLINE = 600.0    # config-deployment [KN-ACT]
+WINDOW_PRECISION = 6         # WindowAverage rounding, decimals [KN-COL]
+
+# config-autoscaler defaults [KN-CFG]; the ConfigMap spells durations as strings.
+CONFIG_DEFAULTS: Mapping[str, str] = {
+    "container-concurrency-target-default": "100",
+    "container-concurrency-target-percentage": "70",
+    "requests-per-second-target-default": "200",
+    "pod-autoscaler-class": KPA_CLASS,
+    "stable-window": "60s",
+    "panic-window-percentage": "10",
+    "panic-threshold-percentage": "200",
+    "max-scale-up-rate": "1000",
+    "max-scale-down-rate": "2",
+    "target-burst-capacity": "211",
+    "activator-capacity": "100",
+    "enable-scale-to-zero": "true",
+    "scale-to-zero-grace-period": "30s",
+    "scale-to-zero-pod-retention-period": "0s",
+    "scale-down-delay": "0s",
+    "initial-scale": "1",
+    "allow-zero-initial-scale": "false",
+    "min-scale": "0",
+    "max-scale": "0",
+    "max-scale-limit": "0",
+}
+RPS_TARGET_UTILIZATION = 0.7   # fixed for RPS, no ConfigMap key [KN-TGT]
+_SAMPLE_X = 1.96 ** 2 * 100 / 5 ** 2   # ≈ 15.37 [KN-COL sample_size.go]
+
+
+@dataclass(frozen=True)
+class KPASettings:
+    """The resolved autoscaling settings of one revision (ConfigMap defaults + annotations)."""
+
+    pod_autoscaler_class: str = KPA_CLASS
+    metric: str = "concurrency"
+    target: float = 70.0
+    total: float = 100.0
+    target_utilization: float = 0.7
+    container_concurrency: int = 0
+    stable_window: float = 60.0
+    panic_window_percentage: float = 10.0
+    panic_threshold_percentage: float = 200.0
+    max_scale_up_rate: float = 1000.0
+    max_scale_down_rate: float = 2.0
+    target_burst_capacity: float = 211.0
+    activator_capacity: float = 100.0
+    activation_scale: int = 1
+    initial_scale: int = 1
+    min_scale: int = 0
+    max_scale: int = 0
+    scale_down_delay: float = 0.0
+    scale_to_zero_grace_period: float = 30.0
+    scale_to_zero_pod_retention_period: float = 0.0
+    enable_scale_to_zero: bool = True
+    metric_aggregation_algorithm: str = "linear"
+
+    @property
+    def panic_threshold(self) -> float:
+        """The panic threshold as a ratio (200 % → 2.0)."""
+        return self.panic_threshold_percentage / 100.0
+
+    @property
+    def panic_window(self) -> int:
+        """The panic window in whole seconds (§2.4)."""
+        return panic_window_seconds(self)
+
+    @property
+    def initial_target(self) -> int:
+        """Replicas a new revision starts with: ``max(min-scale, initial-scale)`` (§2.6)."""
+        return max(self.min_scale, self.initial_scale)
+
+
+# ---------------------------------------------------------------- parsing helpers
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Go duration string (``"60s"``, ``"1m30s"``, ``"0"``) into seconds.
+
+    Raises ``ValueError`` when the text is not a Go duration.
+    """
+    s = text.strip()
+    if s in ("0", "+0", "-0"):
+        return 0.0
+    sign = -1.0 if s.startswith("-") else 1.0
+    s = s.lstrip("+-")
+    pos, total = 0, 0.0
+    while pos < len(s):
+        m = _DURATION_RE.match(s, pos)
+        if not m:
+            raise ValueError(f"{text!r} is not a duration like 30s, 5m or 1h")
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    if not s:
+        raise ValueError(f"{text!r} is not a duration like 30s, 5m or 1h")
+    return sign * total
+
+
+class _Reader:
+    """Reads one key from annotations first, then the ConfigMap, raising ManifestError naming it."""
+
+    def __init__(self, annotations: Mapping[str, str], config: Mapping[str, str]):
+        self.annotations, self.config = annotations, config
+
+    def raw(self, annotation: str | None, key: str | None) -> tuple[str, str] | None:
+        if annotation and ANNOTATION_PREFIX + annotation in self.annotations:
+            return str(self.annotations[ANNOTATION_PREFIX + annotation]), ANNOTATION_PREFIX + annotation
+        if key and key in self.config:
+            return str(self.config[key]), f"config-autoscaler {key}"
+        if key and key in CONFIG_DEFAULTS:
+            return CONFIG_DEFAULTS[key], f"config-autoscaler {key}"
+        return None
+
+    def number(self, annotation, key, *, lo=None, hi=None, lo_open=False, integer=False,
+               allowed=(), hint=""):
+        got = self.raw(annotation, key)
+        if got is None:
+            return None, None
+        text, where = got
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise ManifestError(f"{where}={text!r} is not {'an integer' if integer else 'a number'}"
+                                f"{hint}", field=where) from None
+        if value in allowed:
+            return value, where
+        bad = (lo is not None and (value <= lo if lo_open else value < lo)) or (
+            hi is not None and value > hi)
+        if bad:
+            rng = f"{'>' if lo_open else '>='} {lo}" if hi is None else f"in [{lo}, {hi}]"
+            raise ManifestError(f"{where}={text!r} is out of range: it must be {rng}{hint}; "
+                                "Knative rejects the revision otherwise", field=where)
+        return value, where
+
+    def duration(self, annotation, key, *, lo=0.0, hi=None, lo_open=False, whole=False):
+        got = self.raw(annotation, key)
+        if got is None:
+            return None
+        text, where = got
+        try:
+            seconds = parse_duration(text)
+        except ValueError as e:
+            raise ManifestError(f"{where}: {e}", field=where) from None
+        if (seconds <= lo if lo_open else seconds < lo) or (hi is not None and seconds > hi):
+            rng = f"> {lo:g}s" if hi is None and lo_open else (
+                f">= {lo:g}s" if hi is None else f"in [{lo:g}s, {hi:g}s]")
+            raise ManifestError(f"{where}={text!r} is out of range: it must be {rng}",
+                                field=where)
+        if whole and seconds != int(seconds):
+            raise ManifestError(f"{where}={text!r} must be whole seconds (e.g. 60s)", field=where)
+        return seconds
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() == "true"
+
+
+def kpa_settings(annotations: Mapping[str, str], *, container_concurrency: int = 0,
+                 config: Mapping[str, str] | None = None) -> KPASettings:
+    """Resolve a revision's KPA settings from its annotations and ``config-autoscaler`` (§2.2–2.3).
+
+    Rules [KN-CFG, KN-REG, KN-TGT]:
+
+    - an annotation overrides the ConfigMap key; the ConfigMap overrides the built-in default;
+    - ``total`` = ``containerConcurrency`` if > 0, else the concurrency (or RPS) default; a ``target``
+      annotation replaces it, capped at ``containerConcurrency`` for concurrency;
+    - utilization = ConfigMap percentage (values ≤ 1 read as fractions) for concurrency, 0.7 for
+      RPS; the ``target-utilization-percentage`` annotation overrides both;
+    - ``target = max(0.01, total × utilization)``.
+
+    Raises ManifestError naming the annotation or key when a value is malformed or out of range.
+    """
+    cfg = dict(config or {})
+    rd = _Reader(annotations, cfg)
+
+    cls = rd.raw("class", "pod-autoscaler-class")[0]
+    if cls not in (KPA_CLASS, HPA_CLASS):
+        raise ManifestError(f"{ANNOTATION_PREFIX}class={cls!r} is unknown; use {KPA_CLASS} "
+                            f"or {HPA_CLASS}", field=ANNOTATION_PREFIX + "class")
+    metric_raw = rd.raw("metric", None)
+    metric = metric_raw[0] if metric_raw else ("concurrency" if cls == KPA_CLASS else "cpu")
+    if cls == KPA_CLASS and metric not in ("concurrency", "rps"):
+        raise ManifestError(f"{ANNOTATION_PREFIX}metric={metric!r} is not supported by the KPA "
+                            "(only concurrency or rps); for cpu or memory set "
+                            f"{ANNOTATION_PREFIX}class: {HPA_CLASS}",
+                            field=ANNOTATION_PREFIX + "metric")
+    if container_concurrency < 0:
+        raise ManifestError(f"containerConcurrency={container_concurrency} must be >= 0 "
+                            "(0 = unlimited)", field="containerConcurrency")
+
+    # Target resolution (§2.3).
+    if metric == "rps":
+        total, _ = rd.number(None, "requests-per-second-target-default", lo=0.01)
+        utilization = RPS_TARGET_UTILIZATION
+    else:
+        cc_default, _ = rd.number(None, "container-concurrency-target-default", lo=0.01)
+        total = float(container_concurrency) if container_concurrency > 0 else cc_default
+        pct, where = rd.number(None, "container-concurrency-target-percentage", lo=0, hi=100,
+                               lo_open=True)
+        utilization = pct if pct <= 1.0 else pct / 100.0
+    ann_target, _ = rd.number("target", None, lo=0.01)
+    if ann_target is not None:
+        total = ann_target
+        if metric == "concurrency" and container_concurrency > 0:
+            total = min(ann_target, float(container_concurrency))
+    ann_tu, _ = rd.number("target-utilization-percentage", None, lo=1, hi=100)
+    if ann_tu is not None:
+        utilization = ann_tu / 100.0
+    target = max(0.01, total * utilization)
+
+    stable_window = rd.duration("window", "stable-window", lo=6.0, hi=3600.0, whole=True)
+    pwp, _ = rd.number("panic-window-percentage", "panic-window-percentage", lo=1, hi=100)
+    ptp, _ = rd.number("panic-threshold-percentage", "panic-threshold-percentage", lo=110, hi=1000)
+    up, _ = rd.number(None, "max-scale-up-rate", lo=1, lo_open=True)
+    down, _ = rd.number(None, "max-scale-down-rate", lo=1, lo_open=True)
+    tbc, _ = rd.number("target-burst-capacity", "target-burst-capacity", lo=0, allowed=(-1,),
+                       hint=" (or -1 for unlimited)")
+    act_cap, _ = rd.number(None, "activator-capacity", lo=1)
+    grace = rd.duration(None, "scale-to-zero-grace-period", lo=0.0, lo_open=True)
+    retention = rd.duration("scale-to-zero-pod-retention-period",
+                            "scale-to-zero-pod-retention-period", lo=0.0)
+    delay = rd.duration("scale-down-delay", "scale-down-delay", lo=0.0, hi=3600.0, whole=True)
+    enable_s2z = _bool(rd.raw(None, "enable-scale-to-zero")[0])
+    allow_zero_initial = _bool(rd.raw(None, "allow-zero-initial-scale")[0])
+    initial, where = rd.number("initial-scale", "initial-scale", lo=0, integer=True)
+    if initial == 0 and not allow_zero_initial:
+        raise ManifestError(f"{where}=0 needs allow-zero-initial-scale: \"true\" in the "
+                            "config-autoscaler ConfigMap; use 1 or enable it", field=where)
+    min_scale, _ = rd.number("min-scale", "min-scale", lo=0, integer=True)
+    max_scale, max_where = rd.number("max-scale", "max-scale", lo=0, integer=True)
+    limit, _ = rd.number(None, "max-scale-limit", lo=0, integer=True)
+    if limit > 0 and (max_scale == 0 or max_scale > limit):
+        raise ManifestError(f"{max_where}={max_scale} exceeds max-scale-limit {limit} "
+                            "(0 means unlimited); set max-scale between 1 and the limit",
+                            field=max_where)
+    if max_scale > 0 and min_scale > max_scale:
+        raise ManifestError(f"min-scale {min_scale} is greater than max-scale {max_scale}; "
+                            "lower min-scale or raise max-scale",
+                            field=ANNOTATION_PREFIX + "min-scale")
+    act, act_where = rd.number("activation-scale", None, lo=2, integer=True,
+                               hint=" (1 is the built-in behaviour; leave it unset)")
+    if act is not None and (act < min_scale or (max_scale > 0 and act > max_scale)):
+        raise ManifestError(f"{act_where}={act} must lie within [min-scale {min_scale}, "
+                            f"max-scale {max_scale or 'unlimited'}]", field=act_where)
+    algo_raw = rd.raw("metric-aggregation-algorithm", None)
+    algo = algo_raw[0] if algo_raw else "linear"
+    if algo not in ("linear", "weighted-exponential", "weightedExponential"):
+        raise ManifestError(f"{ANNOTATION_PREFIX}metric-aggregation-algorithm={algo!r} must be "
+                            "linear or weighted-exponential",
+                            field=ANNOTATION_PREFIX + "metric-aggregation-algorithm")
+
+    return KPASettings(
+        pod_autoscaler_class=cls, metric=metric, target=target, total=total,
+        target_utilization=utilization, container_concurrency=container_concurrency,
+        stable_window=stable_window, panic_window_percentage=pwp,
+        panic_threshold_percentage=ptp, max_scale_up_rate=up, max_scale_down_rate=down,
+        target_burst_capacity=tbc, activator_capacity=act_cap,
+        activation_scale=act if act is not None else 1, initial_scale=initial,
+        min_scale=min_scale, max_scale=max_scale, scale_down_delay=delay,
+        scale_to_zero_grace_period=grace, scale_to_zero_pod_retention_period=retention,
+        enable_scale_to_zero=enable_s2z, metric_aggregation_algorithm=algo)
+
+
+# ---------------------------------------------------------------- averaging (§2.4)
+
+def _go_round(x: float) -> float:
+    """Round half away from zero, as Go's ``math.Round``."""
+    return math.copysign(math.floor(abs(x) + 0.5), x)
+
+
+def round_to_digits(x: float, digits: int = WINDOW_PRECISION) -> float:
+    """Round to ``digits`` decimals the way Knative's ``roundToNDigits`` does."""
+    p = 10.0 ** digits
+    return _go_round(x * p) / p
+
+
+def panic_window_seconds(settings: KPASettings) -> int:
+    """Panic window length: ``round(W × panic% / 100)`` seconds, at least 1 s (§2.4)."""
+    return max(1, int(_go_round(settings.stable_window * settings.panic_window_percentage / 100)))
+
+
+def sample_size(n_pods: int) -> int:
+    """Pods scraped per second: all of them up to 3, else ``ceil(N·X/(N+X−1))`` (§2.4) [KN-COL]."""
+    if n_pods <= 3:
+        return max(0, n_pods)
+    return math.ceil(n_pods * _SAMPLE_X / (n_pods + _SAMPLE_X - 1))
+
+
+def window_average(buckets: Mapping[int, float], *, now: float, window: int,
+                   first_write: int, last_write: int) -> float:
+    """Linear ``WindowAverage`` over 1-second buckets (§2.4) [KN-COL bucketing.go].
+
+    ``buckets`` maps whole seconds to the value recorded in them (only the current data run).
+    Rules:
+
+    - no write for ``window`` seconds or more → 0;
+    - sum the buckets in ``(now − window, now]``; gaps count as zeros;
+    - divide by the number of valid buckets: ``min(last − first + 1, window − (now − last))``,
+      i.e. a partial window right after data starts, and a shrinking divisor when the tail is stale;
+    - round to 6 decimals.
+    """
+    t = int(math.floor(now))
+    d = t - last_write
+    if d >= window:
+        return 0.0
+    total = sum(v for b, v in buckets.items() if t - window < b <= t)
+    valid = min(last_write - first_write + 1, window - max(0, d))
+    return round_to_digits(total / valid)
+
+
+@dataclass
+class WindowAverager:
+    """One metric's 1-second buckets over a window: ``record`` each scrape, ``average`` at a tick.
+
+    Mutable on purpose (the collector's per-second write path); it holds no clock: ``now`` is
+    passed in. A gap longer than the window starts a new data run (partial-window divisor again).
+    """
+
+    window: int
+    buckets: dict[int, float] = field(default_factory=dict)
+    first_write: int | None = None
+    last_write: int | None = None
+
+    def record(self, now: float, value: float) -> None:
+        """Add ``value`` to the bucket of second ``floor(now)``."""
+        b = int(math.floor(now))
+        if self.last_write is None or b - self.last_write > self.window:
+            self.buckets.clear()
+            self.first_write = b
+        if self.last_write is None or b > self.last_write:
+            self.last_write = b
+        self.buckets[b] = self.buckets.get(b, 0.0) + value
+        for old in [k for k in self.buckets if k <= b - self.window]:
+            del self.buckets[old]
+
+    def has_data(self, now: float) -> bool:
+        """False when nothing was recorded within the window ("no data": the decider skips)."""
+        return self.last_write is not None and int(math.floor(now)) - self.last_write <= self.window
+
+    def average(self, now: float) -> float:
+        """The linear window average at ``now`` (0 without data)."""
+        if self.last_write is None:
+            return 0.0
+        return window_average(self.buckets, now=now, window=self.window,
+                              first_write=self.first_write, last_write=self.last_write)
+
+
+# ---------------------------------------------------------------- decider (§2.5)
+
+@dataclass(frozen=True)
+class DeciderState:
+    """What the decider keeps between ticks: panic start, the panic high-water mark, delay window.
+
+    ``delay_window`` is ``None`` when the decider was created without a scale-down delay;
+    otherwise a tuple of ``(bucket, value)`` pairs, buckets being ``floor(unix seconds / 2)``, and
+    ``delay_buckets`` its fixed length ``ceil(delay / 2 s)``.
+    """
+
+    panic_time: float | None = None
+    max_panic_pods: int = 0
+    delay_window: tuple[tuple[int, int], ...] | None = None
+    delay_buckets: int = 0
+
+    @property
+    def in_panic(self) -> bool:
+        return self.panic_time is not None
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    """One decider tick: desired pods, excess burst capacity, whether it is valid, panic mode.
+
+    ``stable_pods``/``panic_pods`` are the unclamped ``ceil(S/T)``/``ceil(Pn/T)`` for timelines.
+    An invalid result (``valid=False``) must not be acted on.
+    """
+
+    desired_pod_count: int
+    excess_burst_capacity: int
+    valid: bool
+    in_panic: bool
+    stable_pods: int = 0
+    panic_pods: int = 0
+
+
+def new_decider_state(settings: KPASettings, ready_pods_at_creation: int | None,
+                      now: float) -> DeciderState:
+    """Create a decider (§2.5 step 9).
+
+    ``maxPanicPods`` = the ready count read at creation (a read error is passed as ``None`` → 0);
+    above 1 ready pod the decider starts in panic with ``panicTime = now``. The scale-down-delay
+    window exists only if the delay is > 0 now, and its length is fixed here.
+    """
+    ready = ready_pods_at_creation or 0
+    buckets = math.ceil(settings.scale_down_delay / TICK_INTERVAL) if settings.scale_down_delay > 0 else 0
+    return DeciderState(panic_time=now if ready > 1 else None, max_panic_pods=ready,
+                        delay_window=() if buckets else None, delay_buckets=buckets)
+
+
+INVALID = ScaleResult(desired_pod_count=0, excess_burst_capacity=0, valid=False, in_panic=False)
+
+
+def excess_burst_capacity(settings: KPASettings, ready_pods: int, panic_avg: float) -> int:
+    """EBC (§2.5 step 8): 0 if TBC = 0, −1 if TBC < 0, else ``floor(ready·total − TBC − Pn)``."""
+    tbc = settings.target_burst_capacity
+    if tbc == 0:
+        return 0
+    if tbc < 0:
+        return -1
+    return int(math.floor(ready_pods * settings.total - tbc - panic_avg))
+
+
+def initial_excess_burst_capacity(settings: KPASettings) -> int:
+    """EBC a new decider reports before its first valid tick: ``trunc(initial·total − TBC)`` [KN-MS]."""
+    tbc = settings.target_burst_capacity
+    if tbc in (0, -1):
+        return int(tbc)
+    return int(settings.initial_scale * settings.total - tbc)
+
+
+def _record_delay(state: DeciderState, now: float, value: int) -> tuple[int, tuple]:
+    """Record ``value`` into the 2-second max window and return (window max, new window)."""
+    bucket = int(math.floor(now)) // int(TICK_INTERVAL)
+    n = state.delay_buckets
+    kept: dict[int, int] = {b: v for b, v in state.delay_window if bucket - b < n}
+    kept[bucket] = max(kept.get(bucket, value), value)
+    window = tuple(sorted(kept.items()))
+    return max(v for _, v in window), window
+
+
+def decide(settings: KPASettings, state: DeciderState, *, stable_avg: float | None,
+           panic_avg: float | None, ready_pods: int | None, reachable: bool,
+           now: float) -> tuple[ScaleResult, DeciderState]:
+    """One decider tick (§2.5) [KN-AS ``Scale``].
+
+    ``stable_avg``/``panic_avg`` are the window averages of the configured metric (``None`` = no
+    data or a metric error) and ``ready_pods`` the ready endpoints (``None`` = read error; pass 0
+    when the endpoints object is not found). Any ``None`` → invalid result, state unchanged.
+
+    Rules, in order: ``R = max(1, ready)``; ``maxUp = ceil(rate·R)``, ``maxDown = floor(R/rate)``
+    if reachable else 0; ``dS = ceil(S/T)``, ``dP = ceil(Pn/T)`` clamped into [maxDown, maxUp];
+    activation-scale as a floor while ``dS``/``dP`` > 0; panic enter/extend when ``dP/R ≥
+    threshold``, leave when not over and ``panicTime + W < now``; in panic output the high-water
+    mark; the scale-down-delay window outputs its maximum on reachable ticks; then EBC.
+    """
+    if stable_avg is None or panic_avg is None or ready_pods is None:
+        return INVALID, state
+    r = max(1.0, float(ready_pods))
+    t = settings.target
+    max_up = math.ceil(settings.max_scale_up_rate * r)
+    max_down = math.floor(r / settings.max_scale_down_rate) if reachable else 0
+    d_s = math.ceil(stable_avg / t)
+    d_p = math.ceil(panic_avg / t)
+    stable = int(min(max(d_s, max_down), max_up))
+    panic = int(min(max(d_p, max_down), max_up))
+    if settings.activation_scale > 1:
+        # Activation scale is a floor whenever there is any traffic (§2.10 item 2).
+        if d_s > 0:
+            stable = max(stable, settings.activation_scale)
+        if d_p > 0:
+            panic = max(panic, settings.activation_scale)
+
+    over = d_p / r >= settings.panic_threshold
+    panic_time, max_panic = state.panic_time, state.max_panic_pods
+    if over:
+        # Enter panic, or extend it while still over the threshold.
+        panic_time = now
+    elif panic_time is not None and panic_time + settings.stable_window < now:
+        # The surge has made its way into the stable window: leave panic.
+        panic_time, max_panic = None, 0
+
+    desired = stable
+    if panic_time is not None:
+        # Provision for the larger of the two, and never go down while panicking.
+        desired = max(stable, panic)
+        max_panic = max(max_panic, desired)
+        desired = max_panic
+
+    window = state.delay_window
+    if window is not None and reachable:
+        desired, window = _record_delay(state, now, desired)
+
+    new_state = replace(state, panic_time=panic_time, max_panic_pods=max_panic, delay_window=window)
+    ebc = excess_burst_capacity(settings, ready_pods, panic_avg)
+    return (ScaleResult(desired_pod_count=desired, excess_burst_capacity=ebc, valid=True,
+                        in_panic=panic_time is not None, stable_pods=d_s, panic_pods=d_p),
+            new_state)
