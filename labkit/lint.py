@@ -210,7 +210,8 @@ def lint_images(objs: Sequence[ManifestObject]) -> Iterator[Finding]:
             tag = _image_tag(image)
             if tag in (None, "latest"):
                 yield _f("error", o, f"{where}.image", f"{image!r} uses {':latest' if tag else 'no tag, which means :latest'}: "
-                         "the image can change under you and the kubelet pulls it on every start. "
+                         "the image can change under you, and without an imagePullPolicy the kubelet pulls it "
+                         "on every start. "
                          "Pin a version, e.g. labkit/app:0.1.0")
             if not image.startswith(LOCAL_IMAGE_PREFIXES):
                 continue

@@ -92,7 +92,7 @@ def _schema_error_finding(err: Any, obj: ManifestObject, source: str, prefix: Se
         if extra:
             where = field_path(parts + [extra[0]])
             close = difflib.get_close_matches(str(extra[0]), known, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = f"Did you mean {close[0]!r}? " if close else ""
             msg = (f"unknown field {extra[0]!r} ({source}): the API server would reject or ignore it. "
                    f"{hint}Fix the spelling or indentation, or remove the field")
     elif kind == "required":
