@@ -141,7 +141,9 @@ def handle_scale_to_zero(settings: KPASettings, state: PAState, desired: int, *,
         waited = now - state.active_transition_time
         if waited > ACTIVATION_TIMEOUT:
             return desired, True, None
-        return -1, False, ACTIVATION_TIMEOUT - waited
+        remaining = ACTIVATION_TIMEOUT - waited
+        # The timeout test is strict: at exactly 630 s look again a moment later.
+        return -1, False, remaining if remaining > 0 else PROBE_RETRY
     if state.active:
         sw, af = settings.stable_window, state.active_for(now)
         if af >= sw:
