@@ -1,0 +1,91 @@
+"""metrics-server and the metrics APIs the HPA reads, as the twin serves them.
+
+metrics-server (spec §1.14) scrapes every pod every ``metric_resolution_s`` (15 s, as the kind
+add-on is configured): CPU is the difference of the cumulative CPU between the last two scrapes
+divided by the time between them (``window``), stamped with the last scrape time; a container
+younger than one resolution but at least 10 s old uses its start time (0 CPU) as the earlier
+point. Memory is the working set at the last scrape. So the CPU the HPA sees is an average over
+the previous ~15 s, already up to ~15 s old when it reads it.
+
+External metrics (KEDA's metrics adapter) are functions registered by name.
+
+Simplifies: one scrape for all pods at the same instant; the kubelet's own 10 s cAdvisor
+housekeeping is folded into the resolution.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+from ...autoscalers.hpa import MetricError, PodMetric, PodSample
+from .clock import SCRAPE, Clock
+from .pods import Pod, Workload
+
+MIN_CONTAINER_AGE = 10.0
+
+
+class MetricsServer:
+    """Scrapes the pods of the given workloads and serves ``metrics.k8s.io`` PodMetrics."""
+
+    def __init__(self, clock: Clock, workloads: Callable[[], Sequence[Workload]],
+                 resolution: float = 15.0):
+        self.clock, self.workloads, self.resolution = clock, workloads, resolution
+        self._points: dict[str, tuple[float, float]] = {}     # pod -> (time, cumulative CPU)
+        self.pod_metrics: dict[str, PodMetric] = {}
+        self.handle = clock.every(resolution, self.scrape, SCRAPE)
+
+    def scrape(self) -> None:
+        now = self.clock.now
+        points: dict[str, tuple[float, float]] = {}
+        metrics: dict[str, PodMetric] = {}
+        for w in self.workloads():
+            for pod in w.live_pods:
+                if pod.start_time is None or pod.deleting:
+                    continue
+                cum = pod.cpu_cumulative(now)
+                points[pod.name] = (now, cum)
+                prev = self._points.get(pod.name)
+                if prev is None:
+                    age = now - pod.start_time
+                    if MIN_CONTAINER_AGE <= age < self.resolution:
+                        prev = (pod.start_time, 0.0)
+                    else:
+                        continue
+                window = now - prev[0]
+                if window <= 0:
+                    continue
+                cpu = int((cum - prev[1]) / window)
+                name = w.template.main.name
+                metrics[pod.name] = PodMetric(pod=pod.name, timestamp=now, window=window,
+                                              containers={name: {"cpu": cpu,
+                                                                 "memory": int(pod.memory())}})
+        self._points, self.pod_metrics = points, metrics
+
+
+class MetricsAPI:
+    """The metrics APIs the HPA controller reads (implements ``hpa.MetricsSource``)."""
+
+    def __init__(self, server: MetricsServer, pods: Callable[[Mapping[str, str]], list[Pod]]):
+        self.server, self.pods = server, pods
+        self.external: dict[str, Callable[[], Sequence[int]]] = {}
+
+    def resource_metrics(self, resource: str, selector: Mapping[str, str]) -> Sequence[PodMetric]:
+        names = {p.name for p in self.pods(selector)}
+        return [m for n, m in self.server.pod_metrics.items() if n in names]
+
+    def pods_metric(self, name: str, selector: Mapping[str, str]) -> Sequence[PodSample]:
+        raise MetricError("FailedGetPodsMetric",
+                          f"unable to get metric {name}: no custom metrics API is installed in "
+                          "the twin (as on a kind cluster without prometheus-adapter)")
+
+    def object_metric(self, name: str, described_object: Mapping, selector) -> int:
+        raise MetricError("FailedGetObjectMetric",
+                          f"unable to get metric {name}: no custom metrics API is installed")
+
+    def external_metric(self, name: str, selector: Mapping | None) -> Sequence[int]:
+        source = self.external.get(name)
+        if source is None:
+            raise MetricError("FailedGetExternalMetric",
+                              f"unable to get external metric {name}: no metrics returned from "
+                              "external metrics API")
+        return source()

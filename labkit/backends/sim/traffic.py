@@ -1,0 +1,225 @@
+"""Users, the Service and the pods' queues: a time-stepped fluid model of locust load.
+
+Every simulated second:
+
+- users move towards the profile's count at the spawn rate (locust's rule);
+- each user thinks ``between(wait_min, wait_max)`` seconds and then waits for one response (a
+  closed loop). With ``n`` serving pods, each a processor-sharing server of capacity ``mu``
+  requests/s (the CPU limit, at most one core for the single-threaded app, divided by the CPU a
+  request costs), throughput ``X`` and response time ``R`` solve ``X = N / (Z + R)`` with
+  ``R = b + s / (1 - u)``, ``u = X / (n mu)`` (the interactive response-time law with an
+  M/G/1-PS queue per pod; ``s = 1/mu``, ``b`` the non-CPU latency, ``Z`` the mean think time);
+- the completions that second are Poisson around ``X`` (seeded), which is the noise learners
+  see in the CPU metric; per-pod CPU is their share of ``X x CPU per request``;
+- latency percentiles: ``b + s_q + (R - b - s) x Exp quantile`` (service time from the number
+  of sentences, uniform between ``texts_min`` and ``texts_max``, plus an exponential queueing
+  delay), mixed with the exact waits of requests released from a buffer.
+
+With no serving pod, requests either fail at once (a plain Service: connection refused) or wait
+in a buffer (Knative's activator, the KEDA gateway) until a pod is ready or the buffer's timeout
+passes (then they fail). Buffered requests are tracked as cohorts (arrival time, count), so the
+cold-start penalty in the percentiles is exact.
+
+Simplifies: the Service balances evenly over serving pods (kube-proxy picks at random; the
+average is what a 1 s sample shows); no network latency; a pod's queue has no limit, so
+overload shows up as latency, then as client timeouts.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from dataclasses import dataclass
+
+from ...load import LoadProfile, spawned_users
+from .params import TwinParams
+from .pods import Workload
+
+_QUANTILES = (0.5, 0.95, 0.99)
+_MIX_POINTS = 20  # points that represent the steady-state latency distribution in a mixture
+
+
+@dataclass(frozen=True)
+class TickStats:
+    """What one second of traffic produced."""
+
+    users: int
+    rps: float
+    latency_p50: float
+    latency_p95: float
+    latency_p99: float
+    errors: int
+    concurrency: float   #: requests in flight at the pods (Little's law)
+    buffered: float      #: requests waiting in the buffer (activator / gateway)
+
+
+class Buffer:
+    """Holds requests while the workload has no serving pod (activator, KEDA gateway)."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.cohorts: deque[list[float]] = deque()   # [arrival time, count]
+
+    @property
+    def size(self) -> float:
+        return sum(c[1] for c in self.cohorts)
+
+
+class Service:
+    """Closed-loop users sending requests to one workload's serving pods."""
+
+    def __init__(self, workload: Workload, params: TwinParams, seed: int = 0,
+                 buffer: Buffer | None = None):
+        self.workload, self.params, self.buffer = workload, params, buffer
+        self.rng = random.Random(seed)
+        self.profile: LoadProfile | None = None
+        self.profile_start = 0.0
+        self.users = 0.0
+        self.last = TickStats(0, 0.0, math.nan, math.nan, math.nan, 0, 0.0, 0.0)
+
+    def start(self, profile: LoadProfile | None, now: float) -> None:
+        self.profile, self.profile_start = profile, now
+
+    # -- per-request costs ----------------------------------------------------------
+    def _service_times(self) -> tuple[float, float, float, float]:
+        """(mean service time s, capacity mu per pod, s for fewest texts, s for most)."""
+        p, t = self.params, self.workload.template
+        prof = self.profile
+        cores = min(self.workload.cpu_limit_milli, 1000.0)  # millicores; one thread at most
+
+        def s_for(texts: float) -> float:
+            cpu_ms = p.cpu_ms_per_request + p.cpu_ms_per_text * texts + t.cpu_work_ms
+            return cpu_ms / cores   # seconds: cpu_ms / (cores/1000) / 1000
+
+        mean = prof.mean_texts if prof else 50.0
+        lo = prof.texts_min if prof else 1
+        hi = prof.texts_max if prof else 99
+        s = s_for(mean)
+        return s, 1.0 / s, s_for(lo), s_for(hi)
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        p, prof = self.params, self.profile
+        texts = prof.mean_texts if prof else 50.0
+        return p.cpu_ms_per_request + p.cpu_ms_per_text * texts + self.workload.template.cpu_work_ms
+
+    # -- one second -----------------------------------------------------------------
+    def tick(self, now: float, dt: float = 1.0) -> TickStats:
+        prof = self.profile
+        if prof is None or now - self.profile_start > prof.duration:
+            target = 0.0
+            self.users = 0.0 if prof is None else spawned_users(
+                lambda _t: 0.0, prof.spawn_rate, 0.0, self.users, dt)
+        else:
+            target_fn = prof.users_at
+            self.users = spawned_users(target_fn, prof.spawn_rate, now - self.profile_start,
+                                       self.users, dt)
+        n_users = self.users
+        z = prof.mean_wait if prof else 1.0
+        b = self.params.base_latency_ms / 1000
+        s, mu, s_lo, s_hi = self._service_times()
+        w = self.workload
+        n = w.n_serving
+        errors = 0.0
+        released: list[tuple[float, float]] = []   # (latency s, count)
+        buf = self.buffer
+
+        if buf is not None:
+            errors += self._expire(buf, now)
+        if n == 0:
+            w.inflight_per_pod = 0.0
+            free = n_users - (buf.size if buf else 0.0)
+            attempts = free * dt / z if z > 0 else free
+            attempts = min(max(attempts, 0.0), max(free, 0.0))
+            if buf is not None:
+                if attempts > 0:
+                    buf.cohorts.append([now, attempts])
+            else:
+                errors += self._poisson(attempts)
+            stats = TickStats(round(n_users), 0.0, math.nan, math.nan, math.nan, round(errors),
+                              0.0, buf.size if buf else 0.0)
+            self.last = stats
+            return stats
+
+        if buf is not None and buf.cohorts:
+            for t0, count in buf.cohorts:
+                released.append((now - t0 + s + b, count))
+            buf.cohorts.clear()
+
+        # Closed loop: solve Z' u^2 - (Z' + s + N a) u + N a = 0 for the utilization u.
+        zp = z + b
+        a = s / n
+        na = n_users * a
+        if n_users <= 0:
+            u = 0.0
+        elif zp <= 0:
+            u = na / (s + na)
+        else:
+            k = zp + s + na
+            u = (k - math.sqrt(max(k * k - 4 * zp * na, 0.0))) / (2 * zp)
+        u = min(u, 0.999)
+        x = u * n * mu                       # requests/s the pods complete
+        r = b + s / (1 - u)                  # mean response time
+        done = self._poisson(x * dt) / dt
+        queue_wait = max(r - b - s, 0.0)
+        timeout = self.params.request_timeout_s
+        late = math.exp(-(timeout - b - s_hi) / queue_wait) if queue_wait > 0 and \
+            timeout > b + s_hi else (1.0 if timeout <= b + s_hi else 0.0)
+        late = min(late, 1.0)
+        errors += done * dt * late
+        ok = done * (1 - late)
+
+        # CPU and in-flight requests per serving pod.
+        per_pod_cpu = min(done * self.cpu_ms_per_request / n, w.cpu_limit_milli)
+        w.served_cpu += per_pod_cpu * dt
+        concurrency = x * r
+        w.inflight_per_pod = concurrency / n
+
+        rel_count = sum(c for _, c in released)
+        if rel_count == 0:
+            pcts = [b + s_lo + (s_hi - s_lo) * q + queue_wait * -math.log(1 - q)
+                    for q in _QUANTILES]
+        else:
+            points = [(b + s_lo + (s_hi - s_lo) * q + queue_wait * -math.log(1 - q),
+                       ok * dt / _MIX_POINTS)
+                      for q in ((i + 0.5) / _MIX_POINTS for i in range(_MIX_POINTS))]
+            points += released
+            pcts = _weighted_percentiles(points, _QUANTILES)
+        rps = ok + rel_count / dt
+        stats = TickStats(round(n_users), rps, pcts[0] * 1000, pcts[1] * 1000, pcts[2] * 1000,
+                          round(errors), concurrency, 0.0)
+        self.last = stats
+        return stats
+
+    def _expire(self, buf: Buffer, now: float) -> float:
+        failed = 0.0
+        while buf.cohorts and now - buf.cohorts[0][0] >= buf.timeout:
+            failed += buf.cohorts.popleft()[1]
+        return failed
+
+    def _poisson(self, mean: float) -> float:
+        """A Poisson-like count around ``mean`` (normal approximation; exact for small means)."""
+        if mean <= 0:
+            return 0.0
+        if mean < 30:
+            # Knuth's method: exact and cheap for small means.
+            limit, k, prod = math.exp(-mean), 0, self.rng.random()
+            while prod > limit:
+                k += 1
+                prod *= self.rng.random()
+            return float(k)
+        return max(0.0, mean + math.sqrt(mean) * self.rng.gauss(0.0, 1.0))
+
+
+def _weighted_percentiles(points: list[tuple[float, float]], qs: tuple[float, ...]) -> list[float]:
+    pts = sorted(p for p in points if p[1] > 0)
+    total = sum(w for _, w in pts)
+    out, acc, i = [], 0.0, 0
+    for q in qs:
+        goal = q * total
+        while i < len(pts) - 1 and acc + pts[i][1] < goal:
+            acc += pts[i][1]
+            i += 1
+        out.append(pts[i][0])
+    return out

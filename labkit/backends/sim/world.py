@@ -1,0 +1,148 @@
+"""One simulated cluster running one variant: clock, nodes, workloads, traffic, controllers.
+
+``World`` reads the same objects ``kubectl apply -k manifests/<variant>`` would create and wires
+the twin's parts the way the real cluster connects them:
+
+- each Deployment becomes a :class:`~.pods.Workload` (a Knative Service or a KServe
+  InferenceService becomes its revision's Deployment, see :mod:`.knative_loop`);
+- load enters where a learner's locust would send it: the app's Service, or a buffer in front of
+  it (the KEDA gateway, the Knative activator);
+- metrics-server, then one loop per autoscaler (HPA, KEDA, KPA).
+
+Every second the traffic model advances and one Timeline row is recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from ...errors import ManifestError
+from ...load import LoadProfile
+from ...manifests import Variant
+from ...timeline import TimelineRecorder
+from .clock import SAMPLE, TRAFFIC, Clock
+from .metrics import MetricsAPI, MetricsServer
+from .params import TwinParams
+from .pods import Cluster, Pod, Workload, pod_template_from_manifest
+from .traffic import Buffer, Service
+
+GATEWAY_MODULE = "app.gateway"
+
+
+class World:
+    """The twin of one cluster with one variant deployed (see module docstring)."""
+
+    def __init__(self, variant: Variant, params: TwinParams, *, seed: int = 0, nodes: int = 1,
+                 sample_interval: float = 1.0, recorder: TimelineRecorder | None = None):
+        self.variant, self.params, self.seed = variant, params, seed
+        self.clock = Clock()
+        self.cluster = Cluster(self.clock, params, nodes)
+        self.recorder = recorder if recorder is not None else TimelineRecorder()
+        self.workloads: dict[str, Workload] = {}
+        self.autoscalers: list[Any] = []      # loops with desired_replicas / metric_reading()
+        self.entry: Workload | None = None    # the workload that serves the load
+        self.buffer: Buffer | None = None
+        self._build()
+        self.service = Service(self.entry, params, seed=seed, buffer=self.buffer) \
+            if self.entry else None
+        self.clock.every(1.0, self._tick, TRAFFIC, first=1.0)
+        self.clock.every(sample_interval, self._sample, SAMPLE)
+
+    # -- wiring ------------------------------------------------------------------------
+    def _build(self) -> None:
+        from . import autoscaling  # the loops for HPA, KEDA and Knative
+
+        for obj in self.variant.of_kind("Deployment"):
+            self.add_deployment(obj.doc, where=f"{obj.path}: Deployment/{obj.name}")
+        self.metrics_server = MetricsServer(self.clock, lambda: list(self.workloads.values()),
+                                            self.params.metric_resolution_s)
+        self.metrics = MetricsAPI(self.metrics_server, self.pods_matching)
+        autoscaling.attach_all(self)
+        if self.entry is None:
+            self.entry = self._entry_workload()
+
+    def add_deployment(self, doc: Mapping, *, where: str = "",
+                       replicas: int | None = None) -> Workload:
+        name = doc["metadata"]["name"]
+        spec = doc.get("spec") or {}
+        template = pod_template_from_manifest(spec.get("template") or {}, where=where)
+        count = spec.get("replicas", 1) if replicas is None else replicas
+        w = Workload(name, template, self.cluster, replicas=int(count))
+        self.workloads[name] = w
+        return w
+
+    def _entry_workload(self) -> Workload | None:
+        """Where load goes: behind the KEDA gateway if there is one, else the app itself."""
+        for name, w in self.workloads.items():
+            if GATEWAY_MODULE in " ".join(w.template.main.command):
+                upstream = w.template.main.env.get("APP_UPSTREAM", "http://app-fastapi:8080")
+                host = upstream.split("//")[-1].split(":")[0].split(".")[0]
+                target = self._workload_behind_service(host)
+                timeout = float(w.template.main.env.get("GATEWAY_HOLD_TIMEOUT_S", 60))
+                self.buffer = Buffer(timeout)
+                return target
+        apps = [w for w in self.workloads.values()
+                if GATEWAY_MODULE not in " ".join(w.template.main.command)]
+        if not apps:
+            raise ManifestError(f"variant {self.variant.name!r} has no Deployment, Knative "
+                                "Service or InferenceService to send load to")
+        return apps[0]
+
+    def _workload_behind_service(self, name: str) -> Workload:
+        svc = next((o for o in self.variant.of_kind("Service") if o.name == name), None)
+        selector = ((svc.doc.get("spec") or {}).get("selector") or {}) if svc else {}
+        for w in self.workloads.values():
+            if selector and all(w.template.labels.get(k) == v for k, v in selector.items()):
+                return w
+        if name in self.workloads:
+            return self.workloads[name]
+        raise ManifestError(f"the gateway's upstream Service {name!r} selects no Deployment",
+                            path=str(self.variant.path), field="env APP_UPSTREAM")
+
+    def pods_matching(self, selector: Mapping[str, str]) -> list[Pod]:
+        return [p for w in self.workloads.values()
+                if all(w.template.labels.get(k) == v for k, v in selector.items())
+                for p in w.live_pods]
+
+    # -- running -----------------------------------------------------------------------
+    def start_load(self, profile: LoadProfile | None) -> None:
+        if self.service is not None:
+            self.service.start(profile, self.clock.now)
+
+    def _tick(self) -> None:
+        if self.service is not None:
+            self.service.tick(self.clock.now)
+
+    def _sample(self) -> None:
+        now = self.clock.now
+        w = self.entry
+        stats = self.service.last if self.service else None
+        name, value, target = ("", math.nan, math.nan)
+        desired = w.spec_replicas if w else 0
+        panic = False
+        if self.autoscalers:
+            a = self.autoscalers[0]
+            desired = a.desired_replicas
+            name, value, target = a.metric_reading()
+            panic = bool(getattr(a, "in_panic", False))
+        self.recorder.add_sample({
+            "time": now,
+            "users": stats.users if stats else 0,
+            "rps": stats.rps if stats else 0.0,
+            "latency_p50": stats.latency_p50 if stats else math.nan,
+            "latency_p95": stats.latency_p95 if stats else math.nan,
+            "latency_p99": stats.latency_p99 if stats else math.nan,
+            "errors": stats.errors if stats else 0,
+            "spec_replicas": w.spec_replicas if w else 0,
+            "ready_replicas": w.ready_replicas if w else 0,
+            "pending_pods": w.pending_pods if w else 0,
+            "desired_replicas": desired,
+            "metric_name": name,
+            "metric_value": value,
+            "metric_target": target,
+            "panic_mode": panic,
+        })
+
+    def run_until(self, t: float, **kw: Any) -> None:
+        self.clock.run_until(t, **kw)

@@ -1,0 +1,96 @@
+"""What each ``labkit`` subcommand does: one call into the module that owns the work."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .errors import ToolMissingError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def lab(args: argparse.Namespace) -> int:
+    """Start JupyterLab on notebooks/ bound to 127.0.0.1 (what `jupyter lab` does by hand)."""
+    notebooks = REPO / "notebooks"
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or \
+        shutil.which("jupyter")
+    if jupyter is None:
+        raise ToolMissingError("jupyter is not installed in this environment; run `make lab` "
+                               "(or `pip install -e .`) first")
+    cmd = [jupyter, "lab", f"--notebook-dir={notebooks}", "--ip=127.0.0.1",
+           f"--port={args.port}", "--ServerApp.port_retries=0"]
+    if args.no_browser:
+        cmd.append("--no-browser")
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    print(f"labkit: starting JupyterLab on http://127.0.0.1:{args.port}/lab (Ctrl+C to stop); "
+          "the notebooks use the twin when no kind cluster is available")
+    return subprocess.call(cmd)
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from .doctor import run_doctor
+    return run_doctor(args.profile, workshop=args.workshop, as_json=args.json)
+
+
+def up(args: argparse.Namespace) -> int:
+    from .backends.kind.cluster import up as cluster_up
+    cluster_up(args.profile)
+    return 0
+
+
+def down(args: argparse.Namespace) -> int:
+    from .backends.kind.cluster import down as cluster_down
+    cluster_down()
+    return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    from .validate import run_validate
+    return run_validate(list(args.paths))
+
+
+def run(args: argparse.Namespace) -> int:
+    from .lab import run as lab_run
+    from .scorecard import scorecard
+    kw = {} if args.users is None else {"users": args.users}
+    tl = lab_run(args.variant, args.profile, args.duration, backend=args.backend,
+                 seed=args.seed, speed=args.speed, **kw)
+    print(tl)
+    for key, value in scorecard(tl).items():
+        print(f"  {key:>28}: {value}")
+    if args.out:
+        for path in tl.to_csv(args.out):
+            print(f"wrote {path}")
+    return 0
+
+
+def app_serve(args: argparse.Namespace) -> int:
+    import app
+    app.serve(host=args.host, port=args.port)
+    return 0
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import run_calibrate
+    return run_calibrate(out=args.out, requests=args.requests)
+
+
+def verify(args: argparse.Namespace) -> int:
+    from .verify import run_verify
+    return run_verify(args.notebooks, backend=args.backend, out=args.out)
+
+
+def student(args: argparse.Namespace) -> int:
+    from .student import run_student
+    return run_student(out=args.out, check=args.check)
+
+
+def bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+    return run_bench(args.what)
