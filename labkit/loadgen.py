@@ -8,10 +8,17 @@ with gevent, which hangs a Jupyter kernel. Instead, what a learner would type::
 and then labkit does what the locust web page does: ``POST /swarm`` (user_count,
 spawn_rate, host) to start or resize, ``POST /stop``, ``GET /stats/requests`` every second.
 
-Stats semantics (locust's): ``current_rps`` and the p50/p95 are over roughly the last 10 s
-(so they lag the profile by a few seconds); p99 is cumulative since the swarm started,
-because locust reports no windowed p99. ``errors`` is the number of failures since the
-previous sample. Locust caches ``/stats/requests`` for 2 s.
+What goes into each Timeline row:
+
+- ``rps``: requests completed per second over the last ``rps_window`` seconds (5), from
+  locust's request counter. Locust's own ``current_rps`` averages the window from 12 s to
+  2 s ago, so it reads 0 for the first ~5 s and lags every change; it is kept in
+  :class:`LocustStats` for comparison with the web page;
+- ``latency_p50``/``latency_p95``: locust's current percentiles (about the last 10 s);
+- ``latency_p99``: cumulative since the swarm started (locust keeps no windowed p99);
+- ``errors``: failures since the previous row; ``users``: locust's running user count.
+
+Locust caches ``/stats/requests`` for 2 s, so every value may be up to 2 s old.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -65,9 +73,9 @@ class LocustStats:
                    latency_p99=_ms(total.get("response_time_percentile_0.99"))
                    if total.get("num_requests") else None)
 
-    def row(self, time: float, errors: int) -> dict[str, Any]:
+    def row(self, time: float, *, rps: float, errors: int) -> dict[str, Any]:
         """A Timeline sample row (load columns only; the backend adds the cluster's)."""
-        return {"time": time, "users": self.user_count, "rps": self.current_rps,
+        return {"time": time, "users": self.user_count, "rps": rps,
                 "latency_p50": self.latency_p50, "latency_p95": self.latency_p95,
                 "latency_p99": self.latency_p99, "errors": errors}
 
@@ -170,7 +178,7 @@ StatsCallback = Callable[[LocustStats, dict[str, Any]], None]
 def drive(profile: LoadProfile, target_url: str, *, on_stats: StatsCallback | None = None,
           recorder: TimelineRecorder | None = None, stop: threading.Event | None = None,
           allow_remote: bool = False, locustfile: str | Path | None = None,
-          interval: float = 1.0, grace: float = 5.0) -> Timeline:
+          interval: float = 1.0, grace: float = 5.0, rps_window: float = 5.0) -> Timeline:
     """Follow ``profile`` with real locust users against ``target_url``; return the Timeline.
 
     Each ``interval`` seconds: set locust's user count to ``round(profile.users_at(t))``
@@ -190,6 +198,7 @@ def drive(profile: LoadProfile, target_url: str, *, on_stats: StatsCallback | No
         users: int | None = None
         failures = 0
         tick = 0
+        counts: deque[tuple[float, int]] = deque()  # (t, requests completed) for rps
         while not stop.is_set():
             t = time.monotonic() - t0
             if t >= profile.duration:
@@ -202,7 +211,13 @@ def drive(profile: LoadProfile, target_url: str, *, on_stats: StatsCallback | No
                     locust.stop()
                 users = want
             st = locust.stats()
-            row = st.row(round(t, 3), errors=max(0, st.num_failures - failures))
+            counts.append((t, st.num_requests))
+            while len(counts) > 2 and counts[1][0] <= t - rps_window:
+                counts.popleft()
+            t_old, n_old = counts[0]
+            rps = (st.num_requests - n_old) / (t - t_old) if t > t_old else 0.0
+            row = st.row(round(t, 3), rps=round(rps, 3),
+                         errors=max(0, st.num_failures - failures))
             failures = st.num_failures
             rec.add_sample(row)
             if on_stats is not None:

@@ -1,0 +1,89 @@
+"""Real locust users against the real app on 127.0.0.1: a few users, a few seconds."""
+
+from __future__ import annotations
+
+import threading
+
+import psutil
+import pytest
+
+from labkit import _procs
+from labkit.appserver import AppServer
+from labkit.load import profile
+from labkit.loadgen import LocustProcess, drive
+from labkit.timeline import TimelineRecorder
+
+
+def leftovers(keep: AppServer | None = None) -> list[str]:
+    """Our descendants that are locust or the app, except ``keep`` (none may be left)."""
+    found = []
+    for p in psutil.Process().children(recursive=True):
+        if keep is not None and p.pid == keep.proc.pid:
+            continue
+        try:
+            cmd = " ".join(p.cmdline())
+        except psutil.Error:
+            continue
+        if "locust" in cmd or " -m app" in cmd:
+            found.append(f"{p.pid}: {cmd}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def app():
+    with AppServer() as server:
+        yield server
+    assert leftovers() == []
+
+
+def test_locust_load_appears_in_the_timeline(app):
+    seen = []
+    rec = TimelineRecorder({"variant": "local"})
+    tl = drive(profile("constant", users=3, spawn_rate=3, duration=5), app.url,
+               recorder=rec, on_stats=lambda stats, row: seen.append(row))
+    assert leftovers(app) == [] and _procs.running_children() == [app.proc]
+    s = tl.samples
+    assert 4 <= len(s) <= 6 and len(seen) == len(s)
+    assert s.users.max() == 3
+    assert s.rps.max() > 0
+    served = s[s.rps > 0]
+    assert (served.latency_p50 > 0).all() and (served.latency_p95 >= served.latency_p50).all()
+    assert served.latency_p99.notna().all()
+    assert s.errors.sum() == 0
+    assert tl.meta["variant"] == "local" and tl.meta["stats"]["num_requests"] > 0
+
+
+def test_profile_changes_resize_the_swarm(app):
+    p = profile("step", steps=((0, 1), (2, 4)), spawn_rate=10, duration=4)
+    tl = drive(p, app.url)
+    users = list(tl.samples.users)
+    assert max(users[:2]) <= 1 and users[-1] == 4  # locust's count lags its cached stats
+    assert leftovers(app) == []
+
+
+def test_stop_event_ends_the_run_early(app):
+    stop = threading.Event()
+    timer = threading.Timer(2.0, stop.set)
+    timer.start()
+    tl = drive(profile("constant", users=2, duration=60), app.url, stop=stop)
+    timer.cancel()
+    assert len(tl) <= 4
+    assert leftovers(app) == []
+
+
+def test_keyboard_interrupt_stops_locust(app):
+    def interrupt(stats, row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        drive(profile("constant", users=1, duration=30), app.url, on_stats=interrupt)
+    assert leftovers(app) == [] and _procs.running_children() == [app.proc]
+
+
+def test_locust_api_by_hand(app):
+    with LocustProcess(app.url) as locust:
+        assert locust.stats().state == "ready"
+        locust.swarm(2, 2)
+        locust.stop()
+        assert locust.proc.poll() is None
+    assert leftovers(app) == []
