@@ -1,4 +1,4 @@
-"""Knative Pod Autoscaler: settings, window averages and the decider (spec/autoscalers.md §2.2–2.5).
+"""Knative Pod Autoscaler: settings, targets and the decider (spec/autoscalers.md §2.2–2.5).
 
 Pure rules: every function takes ``now`` (seconds, float) and explicit state, and returns new state.
 Sources: [KN-CFG], [KN-REG], [KN-TGT], [KN-COL], [KN-AS], [KN-MS].
@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 from ..errors import ManifestError
+from .kpa_window import (WindowAverager, panic_window_seconds, round_to_digits, sample_size,
+                         window_average)
+
+__all__ = [
+    "KPASettings", "kpa_settings", "parse_duration", "CONFIG_DEFAULTS", "DeciderState",
+    "ScaleResult", "new_decider_state", "decide", "excess_burst_capacity",
+    "initial_excess_burst_capacity", "INVALID", "TICK_INTERVAL",
+    # re-exported from kpa_window (§2.4)
+    "WindowAverager", "window_average", "panic_window_seconds", "sample_size", "round_to_digits",
+]
 
 ANNOTATION_PREFIX = "autoscaling.knative.dev/"
 KPA_CLASS = "kpa.autoscaling.knative.dev"
@@ -26,7 +36,6 @@ SCRAPE_INTERVAL = 1.0        # collector scrape period [KN-COL]
 MIN_ACTIVATORS = 2           # [KN-KPA]
 ACTIVATOR_QUEUE_DEPTH = 10_000   # per revision [KN-ACT]
 PROGRESS_DEADLINE = 600.0    # config-deployment [KN-ACT]
-WINDOW_PRECISION = 6         # WindowAverage rounding, decimals [KN-COL]
 
 # config-autoscaler defaults [KN-CFG]; the ConfigMap spells durations as strings.
 CONFIG_DEFAULTS: Mapping[str, str] = {
@@ -52,7 +61,6 @@ CONFIG_DEFAULTS: Mapping[str, str] = {
     "max-scale-limit": "0",
 }
 RPS_TARGET_UTILIZATION = 0.7   # fixed for RPS, no ConfigMap key [KN-TGT]
-_SAMPLE_X = 1.96 ** 2 * 100 / 5 ** 2   # ≈ 15.37 [KN-COL sample_size.go]
 
 
 @dataclass(frozen=True)
@@ -289,90 +297,6 @@ def kpa_settings(annotations: Mapping[str, str], *, container_concurrency: int =
         min_scale=min_scale, max_scale=max_scale, scale_down_delay=delay,
         scale_to_zero_grace_period=grace, scale_to_zero_pod_retention_period=retention,
         enable_scale_to_zero=enable_s2z, metric_aggregation_algorithm=algo)
-
-
-# ---------------------------------------------------------------- averaging (§2.4)
-
-def _go_round(x: float) -> float:
-    """Round half away from zero, as Go's ``math.Round``."""
-    return math.copysign(math.floor(abs(x) + 0.5), x)
-
-
-def round_to_digits(x: float, digits: int = WINDOW_PRECISION) -> float:
-    """Round to ``digits`` decimals the way Knative's ``roundToNDigits`` does."""
-    p = 10.0 ** digits
-    return _go_round(x * p) / p
-
-
-def panic_window_seconds(settings: KPASettings) -> int:
-    """Panic window length: ``round(W × panic% / 100)`` seconds, at least 1 s (§2.4)."""
-    return max(1, int(_go_round(settings.stable_window * settings.panic_window_percentage / 100)))
-
-
-def sample_size(n_pods: int) -> int:
-    """Pods scraped per second: all of them up to 3, else ``ceil(N·X/(N+X−1))`` (§2.4) [KN-COL]."""
-    if n_pods <= 3:
-        return max(0, n_pods)
-    return math.ceil(n_pods * _SAMPLE_X / (n_pods + _SAMPLE_X - 1))
-
-
-def window_average(buckets: Mapping[int, float], *, now: float, window: int,
-                   first_write: int, last_write: int) -> float:
-    """Linear ``WindowAverage`` over 1-second buckets (§2.4) [KN-COL bucketing.go].
-
-    ``buckets`` maps whole seconds to the value recorded in them (only the current data run).
-    Rules:
-
-    - no write for ``window`` seconds or more → 0;
-    - sum the buckets in ``(now − window, now]``; gaps count as zeros;
-    - divide by the number of valid buckets: ``min(last − first + 1, window − (now − last))``,
-      i.e. a partial window right after data starts, and a shrinking divisor when the tail is stale;
-    - round to 6 decimals.
-    """
-    t = int(math.floor(now))
-    d = t - last_write
-    if d >= window:
-        return 0.0
-    total = sum(v for b, v in buckets.items() if t - window < b <= t)
-    valid = min(last_write - first_write + 1, window - max(0, d))
-    return round_to_digits(total / valid)
-
-
-@dataclass
-class WindowAverager:
-    """One metric's 1-second buckets over a window: ``record`` each scrape, ``average`` at a tick.
-
-    Mutable on purpose (the collector's per-second write path); it holds no clock: ``now`` is
-    passed in. A gap longer than the window starts a new data run (partial-window divisor again).
-    """
-
-    window: int
-    buckets: dict[int, float] = field(default_factory=dict)
-    first_write: int | None = None
-    last_write: int | None = None
-
-    def record(self, now: float, value: float) -> None:
-        """Add ``value`` to the bucket of second ``floor(now)``."""
-        b = int(math.floor(now))
-        if self.last_write is None or b - self.last_write > self.window:
-            self.buckets.clear()
-            self.first_write = b
-        if self.last_write is None or b > self.last_write:
-            self.last_write = b
-        self.buckets[b] = self.buckets.get(b, 0.0) + value
-        for old in [k for k in self.buckets if k <= b - self.window]:
-            del self.buckets[old]
-
-    def has_data(self, now: float) -> bool:
-        """False when nothing was recorded within the window ("no data": the decider skips)."""
-        return self.last_write is not None and int(math.floor(now)) - self.last_write <= self.window
-
-    def average(self, now: float) -> float:
-        """The linear window average at ``now`` (0 without data)."""
-        if self.last_write is None:
-            return 0.0
-        return window_average(self.buckets, now=now, window=self.window,
-                              first_write=self.first_write, last_write=self.last_write)
 
 
 # ---------------------------------------------------------------- decider (§2.5)
