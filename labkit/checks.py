@@ -258,10 +258,14 @@ def event_seen(tl: Timeline, reason: str, *, contains: str | None = None, min_co
     return Check(f"{what} (at least {min_count})", len(e) >= min_count, seen, _hints(hint))
 
 
-def no_event(tl: Timeline, reason: str, *, hint: str | Sequence[str] | None = None) -> Check:
-    """No event with ``reason`` was recorded."""
-    n = len(tl.events_with(reason))
-    return Check(f"no {reason} event", n == 0, f"{n} seen", _hints(hint))
+def no_event(tl: Timeline, reason: str, *, contains: str | None = None,
+             hint: str | Sequence[str] | None = None) -> Check:
+    """No event with ``reason`` (and ``contains`` in its message) was recorded."""
+    e = tl.events_with(reason)
+    if contains:
+        e = e[e.message.str.contains(contains, regex=False)]
+    what = f"no {reason} event" + (f" mentioning {contains!r}" if contains else "")
+    return Check(what, len(e) == 0, f"{len(e)} seen", _hints(hint))
 
 
 def panicked(tl: Timeline, *, within: float | None = None, after: float = 0.0,

@@ -72,10 +72,11 @@ def _error_cell(nb: Any, fallback: int) -> int:
 
 
 def _kernel_env() -> None:
-    """Let the kernel import labkit from this checkout even if it is not installed."""
+    """Let the kernel import labkit from this checkout, and tell labkit.live it is headless."""
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     if str(REPO) not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in paths if p])
+    os.environ.setdefault("LABKIT_LIVE", "0")   # headless: static figures, no live panel
 
 
 def execute(notebook: str | Path, output: str | Path, *, parameters: dict[str, Any],

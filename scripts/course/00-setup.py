@@ -1,0 +1,214 @@
+# %% [markdown]
+# # 00 · Setup: the lab, the app and a first request
+#
+# Before we make anything scale, we need something to scale and somewhere to run it.
+# This notebook builds both and shows you how to read what comes back.
+
+# %% [markdown]
+# ## Overview
+#
+# 1. See what the course builds: an inference app, a cluster (real or simulated) and five
+#    autoscaling variants.
+# 2. Run `labkit doctor` to learn what your machine can do.
+# 3. Pick a backend: a real kind cluster, or the embedded twin.
+# 4. Deploy the app and send it its first requests.
+# 5. Read a Timeline, the table every plot and check in the course is made from.
+#
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# |---|---|---|
+# | Python and pandas basics | Necessary | we read DataFrames |
+# | What a Pod, Deployment and Service are | Helpful | one line each below |
+# | Docker and kind | Helpful | only for the real-cluster path |
+#
+# **Time to learn:** 15 minutes.
+
+# %% [markdown]
+# ## Imports and parameters
+#
+# Every notebook starts with the same few imports. The cell after them holds the
+# *parameters*: `labkit verify` (papermill) replaces them when it runs the course headless.
+# `backend="auto"` uses a kind cluster when one can work here and the twin otherwise;
+# `speed=None` runs the twin as fast as it can (`1.0` would be real time).
+
+# %%
+from labkit import checks, lab, live
+from labkit.backends.kind.kubectl import kubectl_equivalents
+from labkit.doctor import run_doctor
+from labkit.load import profile
+
+# %% tags=["parameters"]
+backend = "auto"   # "auto" | "sim" | "kind"
+speed = None       # twin pacing: 1.0 = real time, None = as fast as possible
+duration = 120     # seconds of the first run
+seed = 0           # the twin repeats itself exactly for a given seed
+
+# %% [markdown]
+# ## What you will build
+#
+# ```
+#  locust users ──► Service ──► app pods (FastAPI + a small sentiment model)
+#                                  ▲                 │ CPU, requests in flight
+#                   scale          │                 ▼
+#                     autoscaler (HPA / Knative KPA / KEDA) ◄── metrics
+# ```
+#
+# The app is a FastAPI service that classifies the sentiment of short texts. Each request
+# costs a little CPU, so more users mean busier pods. An *autoscaler* watches a metric and
+# changes the number of pods. The course shows five ways to do that:
+#
+# | Variant | Autoscaler | Scales on | Notebook |
+# |---|---|---|---|
+# | `hpa-v1` | HorizontalPodAutoscaler, autoscaling/v1 | CPU utilization | 01 |
+# | `hpa-v2` | HorizontalPodAutoscaler, autoscaling/v2 | CPU and memory, with a `behavior` block | 02 |
+# | `knative` | Knative Pod Autoscaler | requests in flight per pod | 03 |
+# | `kserve` | KServe InferenceService on Knative | requests in flight per pod | 03 |
+# | `keda` | KEDA ScaledObject (+ the HPA it creates) | requests held by a gateway | 04 |
+#
+# Each variant is a directory of plain YAML under `manifests/`, the same files a real cluster
+# receives with `kubectl apply -k manifests/<variant>`.
+
+# %% [markdown]
+# ## Check your machine
+#
+# `labkit doctor` looks for Docker, kind and kubectl, free memory and free ports. In a
+# terminal you would type `labkit doctor`; here we call the same function. A red line is not
+# a failure of the course: without Docker, every notebook runs on the twin.
+
+# %%
+run_doctor("hpa")
+
+# %% [markdown]
+# ## Two backends, one interface
+#
+# | Backend | What it is | When |
+# |---|---|---|
+# | `kind` | a real Kubernetes cluster in Docker, with metrics-server, Knative, KServe and KEDA | your laptop with Docker; the GitHub Actions job |
+# | `sim` | the *twin*: a simulation of the same control loops, reading the same YAML | anywhere; CI; quick experiments |
+#
+# The twin is not a cartoon. It follows the upstream algorithms (the HPA's replica formula,
+# tolerance and stabilization windows; Knative's stable and panic windows; KEDA's activation
+# and cooldown) and its pods are calibrated on the real app. What it leaves out (the network,
+# the scheduler's finer points) it says in its docstrings. Its big advantage: ten simulated
+# minutes take about a second, so you can try many settings.
+#
+# `open_backend` (which calls `labkit.backends.pick`) prints which backend it chose and why.
+
+# %%
+b = lab.open_backend(backend, seed=seed, quiet=False)
+b
+
+# %% [markdown]
+# ## Deploy the app
+#
+# The `base` variant is the app alone: a Deployment with one replica and a Service, no
+# autoscaler yet. On a cluster this is one command:
+#
+# ```bash
+# kubectl apply -k manifests/base
+# kubectl rollout status deployment/app-fastapi
+# kubectl get pods -l app=app-fastapi
+# ```
+
+# %%
+variant = b.deploy("base")
+[obj.ref for obj in variant.objects]
+
+# %% [markdown]
+# ## First requests
+#
+# We send one user for the whole run. A user waits 1 to 5 seconds between requests, like a
+# person would. On the cluster, a single request by hand looks like this (the Service is
+# published on 127.0.0.1:30080 by the kind config):
+#
+# ```bash
+# curl -s -X POST http://127.0.0.1:30080/predict -H 'Content-Type: application/json' \
+#      -d '{"text": ["what a lovely film"]}'
+# ```
+
+# %%
+b.load(profile("constant", users=1, duration=duration))
+tl = b.run(duration, speed=speed)
+tl
+
+# %% [markdown]
+# ## Reading a Timeline
+#
+# A Timeline has one row per second (per scrape on kind) and the same columns on both
+# backends: the load (`users`, `rps`), the latency percentiles in milliseconds, the replica
+# counts (`spec_replicas` is what the Deployment asks for, `ready_replicas` what serves), and
+# the autoscaler's view (`desired_replicas`, `metric_value` against `metric_target`).
+
+# %%
+tl.samples[["time", "users", "rps", "latency_p50", "latency_p95", "ready_replicas"]].tail()
+
+# %% [markdown]
+# Plots come from the same table. In JupyterLab the figure is interactive; when the
+# notebook runs headless it is stored as a static figure.
+
+# %%
+live.show(tl)
+
+# %% [markdown]
+# ## The control panel
+#
+# In later notebooks you will start runs from a small panel: pick a variant, a load shape
+# and the number of users, then press Start and watch the plot move. The panel only appears
+# in a live JupyterLab session; when this notebook runs headless the cell does nothing.
+
+# %%
+if live.widget_frontend():
+    live.panel(backend, variant="base", profile="constant", users=5, duration=duration)
+
+# %% [markdown]
+# ## What you would type
+#
+# Every labkit call has a terminal twin. For each variant labkit can list them:
+
+# %%
+print("\n".join(kubectl_equivalents("hpa-v1")))
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Which two columns of a Timeline would you compare to see whether the autoscaler kept
+#    up with demand?
+# 2. Why does the course ship the same YAML for the real cluster and for the twin?
+# 3. One user waits 1–5 s between requests. Roughly how many requests per second should a
+#    single user produce?
+#
+# <details><summary>Answers</summary>
+#
+# 1. `desired_replicas` (what the autoscaler wants) and `ready_replicas` (what serves);
+#    or `latency_p95` against your SLO.
+# 2. So what you learn on the twin transfers: the twin reads the same fields (requests,
+#    targets, windows) the controllers read.
+# 3. About one every 3 s, i.e. ~0.3 rps, plus the response time.
+# </details>
+
+# %% [markdown]
+# ## Summary
+#
+# - The course app is a small CPU-bound inference service; the autoscalers differ in what
+#   they watch and how fast they move.
+# - `backend="auto"` chooses a kind cluster or the twin and says which; everything after that
+#   is identical.
+# - A Timeline is the one record of a run: samples per second plus Kubernetes-style events.
+#
+# ## What's next
+#
+# [01 · HPA v1](01-hpa-v1.ipynb): the classic CPU autoscaler, and the formula behind it.
+
+# %% [markdown]
+# ## Verification
+#
+# This cell checks what the notebook showed: one pod came up and served the single user
+# well under a 500 ms p95 without errors.
+
+# %% tags=["verification"]
+checks.require(
+    checks.reached(tl, 1, within=30, after=0),
+    checks.p95_below(tl, 500, after=15),
+    checks.no_errors(tl),
+)

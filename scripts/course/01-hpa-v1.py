@@ -1,0 +1,212 @@
+# %% [markdown]
+# # 01 · HPA v1: scaling on CPU
+#
+# The HorizontalPodAutoscaler is built into Kubernetes. Version 1 of its API does one thing:
+# it keeps the average CPU utilization of your pods near a target by changing the number of
+# replicas. Simple, and full of details worth knowing.
+
+# %% [markdown]
+# ## Overview
+#
+# 1. Understand why the HPA needs CPU *requests* and what "utilization" means.
+# 2. Create an HPA two ways: `kubectl autoscale` and YAML.
+# 3. Fire a load spike and watch replicas follow the metric.
+# 4. Reproduce the HPA's decision from the numbers it observed.
+# 5. Exercise: respect a pod quota without losing the spike.
+#
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# |---|---|---|
+# | [00 · Setup](00-setup.ipynb) | Necessary | backends, Timelines |
+# | CPU requests and limits | Helpful | explained below |
+#
+# **Time to learn:** 30 minutes.
+
+# %%
+import math
+
+from labkit import checks, exercises, lab, live
+from labkit.backends.kind.kubectl import kubectl_equivalents
+from labkit.load import Spike
+from labkit.manifests import load_variant
+
+# %% tags=["parameters"]
+backend = "auto"   # "auto" | "sim" | "kind"
+speed = None       # twin pacing: 1.0 = real time, None = as fast as possible
+duration = 600     # seconds: the spike, then five minutes of scale-down stabilization
+seed = 0
+
+# %% [markdown]
+# ## Requests, limits, and what the HPA measures
+#
+# A container's **request** is what the scheduler reserves for it; its **limit** is the most it
+# may use. The HPA does not look at limits at all. It computes
+#
+# $$\text{utilization} = \frac{\text{CPU used by the pods}}{\text{CPU requested by the pods}} \times 100\,\%$$
+#
+# With a request of 200m (a fifth of a core), a pod burning 100m is at 50 %. No request means
+# no denominator: `kubectl get hpa` then shows `<unknown>` and nothing ever scales
+# (notebook 06 breaks it on purpose).
+
+# %%
+v = load_variant("hpa-v1")
+v.get("Deployment").doc["spec"]["template"]["spec"]["containers"][0]["resources"]
+
+# %% [markdown]
+# ## Two ways to create the HPA
+#
+# The quick way, in a terminal:
+#
+# ```bash
+# kubectl autoscale deployment app-fastapi --cpu-percent=50 --min=1 --max=10
+# ```
+#
+# The declarative way is a manifest you keep in git. Both produce exactly this object
+# (`kubectl autoscale ... --dry-run=client -o yaml` prints it):
+
+# %%
+print(exercises.manifest_of("hpa-v1", "HorizontalPodAutoscaler"))
+
+# %% [markdown]
+# Three numbers matter: `minReplicas`, `maxReplicas` and `targetCPUUtilizationPercentage`.
+# The labkit equivalent of `kubectl apply -k manifests/hpa-v1` and the commands to watch it:
+
+# %%
+print("\n".join(kubectl_equivalents("hpa-v1")))
+
+# %% [markdown]
+# ## Fire a spike
+#
+# Two users browse quietly; at t = 30 s, 60 users arrive and stay for 150 s, then leave.
+# In JupyterLab you can do this from the panel (press **Start** and watch); headless, the
+# panel cell is skipped and the next cell runs the same thing as a plain function.
+
+# %%
+if live.widget_frontend():
+    live.panel(backend, variant="hpa-v1", profile="spike", users=60, duration=duration)
+
+# %%
+spike = Spike(base_users=2, peak_users=60, start=30, length=150, duration=duration)
+spike_end = spike.start + spike.length
+tl = lab.run("hpa-v1", spike, duration, backend=backend, speed=speed, seed=seed)
+live.show(tl)
+
+# %% [markdown]
+# ## Watch replicas against the target
+#
+# In the figure, the CPU utilization jumps above the 50 % target when the users arrive; the
+# HPA answers at its next sync (every 15 s) and the new pods need a few seconds to become
+# Ready. When the users leave, nothing happens for five minutes: the HPA only scales *down*
+# to the highest recommendation it made in the last 300 s (the downscale stabilization
+# window). In a terminal, `kubectl get hpa -w` shows the same story, one line per change,
+# and `kubectl describe hpa app-fastapi` lists the events:
+
+# %%
+tl.events_with("SuccessfulRescale")
+
+# %% [markdown]
+# ## Reproduce the decision
+#
+# The HPA's rule is short:
+#
+# $$\text{desired} = \left\lceil \text{current} \times \frac{\text{metric}}{\text{target}} \right\rceil$$
+#
+# with two guards: if `metric/target` is within **0.1** of 1 nothing changes (the tolerance),
+# and a v1 HPA may not more than double at once: at most `max(2 × current, 4)` pods, and
+# never more than `maxReplicas`. Let us check the first scale-out with the numbers the HPA saw.
+
+# %%
+first = tl.events_with("SuccessfulRescale").iloc[0]
+seen = tl.samples[tl.samples.time >= first.time].iloc[0]    # status written by that sync
+current = int(tl.samples[tl.samples.time < first.time].spec_replicas.iloc[-1])
+seen.metric_value, seen.metric_target, current
+
+# %%
+raw = math.ceil(current * seen.metric_value / seen.metric_target)
+limited = min(raw, max(2 * current, 4), int(tl.meta.get("max_replicas", 10)))
+print(f"ceil({current} x {seen.metric_value:.0f} / {seen.metric_target:.0f}) = {raw}; "
+      f"after the limits: {limited}; the HPA wrote: {first.message}")
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Three pods each use 180m of CPU against a 200m request, target 50 %. What does the HPA
+#    want?
+# 2. Ten pods at 54 % with a 50 % target: does anything happen?
+# 3. Why did the pods stay after the users left, and for how long?
+#
+# <details><summary>Answers</summary>
+#
+# 1. Utilization 90 %, ratio 1.8, `ceil(1.8 × 3) = ceil(5.4) = 6`.
+# 2. No: 54/50 = 1.08 is within the 0.1 tolerance.
+# 3. The downscale stabilization window: the HPA acts on the highest recommendation of the
+#    last 5 minutes, so it scales down about 300 s after the load drops.
+# </details>
+
+# %% [markdown]
+# ## Exercise: a pod quota
+#
+# Your team may run at most **5 pods** of this app. Edit the HPA below so that, under the
+# same spike, the app reaches 3 pods within 90 s of the spike, never runs more than 5, and
+# returns to 1 pod afterwards. The checker runs your manifest on the twin (always the twin,
+# so the answer is the same for everyone) and judges what the autoscaler *did*.
+
+# %% tags=["exercise"]
+my_hpa = """
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata:
+  name: app-fastapi
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-fastapi}
+  minReplicas: 1
+  maxReplicas: 10
+  targetCPUUtilizationPercentage: 50
+"""
+
+# %% tags=["solution"]
+my_hpa = """
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata:
+  name: app-fastapi
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-fastapi}
+  minReplicas: 1
+  maxReplicas: 5      # the quota: the HPA never asks for more
+  targetCPUUtilizationPercentage: 50
+"""
+
+# %%
+result = exercises.check("hpa-quota", my_hpa)
+result
+
+# %% [markdown]
+# ## Summary
+#
+# - The HPA scales on utilization = usage / **request**; without a request it is blind.
+# - `desired = ceil(current × metric / target)`, ignored within a 0.1 tolerance, limited to
+#   `max(2 × current, 4)` per step and to `[minReplicas, maxReplicas]`.
+# - Scale-up is quick (one 15 s sync plus pod start-up); scale-down waits out a 5-minute
+#   stabilization window.
+#
+# ## What's next
+#
+# [02 · HPA v2](02-hpa-v2.ipynb): several metrics, and a `behavior` block to control how
+# fast the HPA moves in each direction.
+
+# %% [markdown]
+# ## Verification
+#
+# The dynamics this notebook taught, with windows wide enough for a real cluster: at least
+# 3 pods within 90 s of the spike, scale-down no earlier than
+# the 5-minute window, back to 1 pod by the end; and the exercise passes.
+
+# %% tags=["verification"]
+checks.require(
+    checks.reached(tl, 3, within=90, after=spike.start),
+    checks.stays_at_least(tl, 2, after=spike_end, until=spike_end + 240),
+    checks.back_to(tl, 1, within=420, after=spike_end, column="spec_replicas"),
+    result,
+)

@@ -1,0 +1,217 @@
+# %% [markdown]
+# # 02 · HPA v2: several metrics and a behavior block
+#
+# autoscaling/v2 keeps the same formula but lets you give the HPA several metrics and,
+# above all, tell it how fast it may move up and down. This is where flapping is caused and
+# cured.
+
+# %% [markdown]
+# ## Overview
+#
+# 1. Give the HPA two metrics and see which one wins.
+# 2. Read a `behavior` block: stabilization windows and rate policies.
+# 3. Compare the course's settings, the API defaults and an aggressive setting.
+# 4. Make the HPA flap, then cure it.
+# 5. Exercise: scale down gently, one pod per minute.
+#
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# |---|---|---|
+# | [01 · HPA v1](01-hpa-v1.ipynb) | Necessary | the replica formula |
+# | Memory requests | Helpful | memory utilization works like CPU |
+#
+# **Time to learn:** 40 minutes.
+
+# %%
+from labkit import checks, exercises, lab, live, whatif
+from labkit.backends.kind.kubectl import kubectl_equivalents
+from labkit.load import Spike, Step
+from labkit.scorecard import compare
+
+# %% tags=["parameters"]
+backend = "auto"   # "auto" | "sim" | "kind"
+speed = None       # twin pacing: 1.0 = real time, None = as fast as possible
+duration = 600     # seconds of each comparison run
+seed = 0
+
+# %% [markdown]
+# ## Several metrics: the largest proposal wins
+#
+# The course's v2 HPA watches CPU (target 70 %) *and* memory (target 80 %). For each metric
+# the HPA computes a proposal with the formula from notebook 01 and takes the **maximum**.
+# A metric that cannot be read blocks scale-*down* (the HPA will not shrink on partial
+# information) but not scale-up.
+
+# %%
+print(exercises.manifest_of("hpa-v2", "HorizontalPodAutoscaler"))
+
+# %% [markdown]
+# ## The behavior block
+#
+# `behavior` has a `scaleUp` and a `scaleDown` section, each with:
+#
+# - `stabilizationWindowSeconds`: scale *down* only to the highest recommendation of that
+#   many seconds (default 300); scale *up* only to the lowest (default 0, i.e. at once);
+# - `policies`: how much may change per `periodSeconds`, as `Pods` (a count) or `Percent`;
+# - `selectPolicy`: `Max` picks the policy that allows the biggest change, `Min` the
+#   smallest, `Disabled` forbids that direction.
+#
+# With no `behavior` at all (v1, or v2 without the block) the HPA uses the legacy rule from
+# notebook 01: up to `max(2 × current, 4)` per sync and a 5-minute scale-down window. An
+# *empty* `behavior: {}` gets the API defaults instead: up by 4 pods or 100 % per 15 s,
+# down by 100 % per 15 s after the 300 s window.
+
+# %%
+spike = Spike(base_users=2, peak_users=60, start=30, length=150, duration=duration)
+spike_end = spike.start + spike.length
+course = lab.run("hpa-v2", spike, duration, backend=backend, speed=speed, seed=seed)
+live.show(course)
+
+# %% [markdown]
+# On a cluster: `kubectl apply -k manifests/hpa-v2`, then watch as before:
+
+# %%
+print("\n".join(kubectl_equivalents("hpa-v2")))
+
+# %% [markdown]
+# ## Course settings, defaults, aggressive
+#
+# We run the same spike three more times on the twin, changing only `spec.behavior`
+# (`whatif.variant_with` edits one field, like `kubectl patch`). "Aggressive" drops the
+# scale-down window to 0 and lets the HPA remove everything at once.
+
+# %%
+AGGRESSIVE = {"scaleDown": {"stabilizationWindowSeconds": 0,
+                            "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}}
+settings = {"defaults": {}, "legacy (no behavior)": None, "aggressive": AGGRESSIVE}
+runs = {"course": course}
+for label, behavior in settings.items():
+    v = whatif.variant_with("hpa-v2", "HorizontalPodAutoscaler", {"spec.behavior": behavior})
+    runs[label] = whatif.run(v, spike, duration, seed=seed)
+
+# %%
+compare(runs)[["pod_seconds", "peak_replicas", "seconds_over_slo", "time_back_to_min"]]
+
+# %% [markdown]
+# The aggressive HPA is the cheapest in pod-seconds and returns to one pod almost as soon as
+# the users leave. That looks good until the load is *not* a single clean spike.
+
+# %% [markdown]
+# ## Flapping, caused and cured
+#
+# Real traffic wobbles. Here the users alternate between 20 and 45 every 45 seconds, around
+# the point where one more pod is needed. With a 0 s scale-down window, every dip removes
+# pods that the next bump must start again (each start costs seconds of slow responses).
+
+# %%
+wobble = Step(steps=tuple((t, 45 if (t // 45) % 2 else 20) for t in range(0, 600, 45)),
+              duration=600)
+flappy = whatif.variant_with("hpa-v2", "HorizontalPodAutoscaler", {"spec.behavior": AGGRESSIVE})
+flap = whatif.run(flappy, wobble, 600, seed=seed)
+cured = whatif.run(whatif.variant_with("hpa-v2", "HorizontalPodAutoscaler", {}), wobble, 600,
+                   seed=seed)
+live.compare_figure({"0 s window (flapping)": flap, "course: 300 s window": cured})
+
+# %%
+checks.reversals(flap), checks.reversals(cured)
+
+# %% [markdown]
+# The 300 s window is the cure: the HPA keeps the highest recommendation of the last five
+# minutes, so short dips do not remove pods. The price is paid in pod-seconds after a real
+# drop. `kubectl describe hpa` shows the condition `AbleToScale True ScaleDownStabilized`
+# while the window holds pods back.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. CPU proposes 4 pods and memory proposes 6. What does the HPA do?
+# 2. `scaleDown.policies` lists `Percent 50 / 60 s` and `Pods 1 / 60 s` with
+#    `selectPolicy: Max`. From 10 pods, how many may go in the first minute?
+# 3. Why does a 0 s scale-down window flap, and what does it cost?
+#
+# <details><summary>Answers</summary>
+#
+# 1. It scales to 6: the maximum of the proposals wins.
+# 2. Five: `Max` picks the policy allowing the *largest* change (50 % of 10 = 5 > 1).
+# 3. Every dip below the threshold removes pods at once; the next bump must start them again,
+#    and requests queue while they start. It costs latency and churn.
+# </details>
+
+# %% [markdown]
+# ## Exercise: one pod per minute
+#
+# The platform team asks: scale out as fast as before, but on the way down **never remove
+# more than one pod per minute** (so caches and connections drain gently). Edit the
+# `behavior` of the HPA below. The checker runs it on the twin under the course spike.
+
+# %% tags=["exercise"]
+my_hpa = """
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: app-fastapi
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-fastapi}
+  minReplicas: 1
+  maxReplicas: 10
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
+  behavior:
+    scaleDown:
+      stabilizationWindowSeconds: 300
+      policies:
+        - {type: Percent, value: 50, periodSeconds: 60}
+"""
+
+# %% tags=["solution"]
+my_hpa = """
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: app-fastapi
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-fastapi}
+  minReplicas: 1
+  maxReplicas: 10
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
+  behavior:
+    scaleDown:
+      stabilizationWindowSeconds: 300
+      policies:
+        - {type: Pods, value: 1, periodSeconds: 60}   # one pod per minute, no more
+"""
+
+# %%
+result = exercises.check("gentle-scale-down", my_hpa)
+result
+
+# %% [markdown]
+# ## Summary
+#
+# - With several metrics the HPA follows the one that asks for the most pods.
+# - `behavior` shapes the *speed*: stabilization windows filter the recommendations,
+#   policies cap the change per period, `selectPolicy` picks among policies.
+# - A short scale-down window saves pod-seconds on clean spikes and flaps on wobbly load;
+#   the 300 s default is a sensible guard.
+#
+# ## What's next
+#
+# [03 · Knative and KServe](03-knative-kserve.ipynb): scaling on requests in flight, panic
+# mode, and scale to zero.
+
+# %% [markdown]
+# ## Verification
+
+# %% tags=["verification"]
+checks.require(
+    checks.reached(course, 3, within=90, after=spike.start),
+    checks.never_removes_more_than(course, 5, per=60),
+    checks.flaps(flap, at_least=2),
+    checks.steady(cured, max_reversals=1),
+    checks.back_to(runs["aggressive"], 1, within=90, after=spike_end, column="spec_replicas"),
+    result,
+)

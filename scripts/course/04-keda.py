@@ -1,0 +1,201 @@
+# %% [markdown]
+# # 04 · KEDA: event-driven scaling, to zero and back
+#
+# KEDA scales a workload on *events*: messages in a queue, rows in a table, requests waiting
+# at a gateway. It splits the job in two: KEDA itself turns the workload on and off (0 ↔ 1),
+# and an ordinary HPA that KEDA creates does the rest (1 ↔ N).
+
+# %% [markdown]
+# ## Overview
+#
+# 1. Read a ScaledObject and the gateway that feeds its trigger.
+# 2. Tell *activation* (wake from zero) from *target* (how many pods).
+# 3. Watch the cooldown bring the app back to zero.
+# 4. See who does what: KEDA for 0 ↔ 1, its HPA for 1 ↔ N, and why that HPA shows min 1.
+# 5. Exercise: a cooldown that fits the lab.
+#
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# |---|---|---|
+# | [01 · HPA v1](01-hpa-v1.ipynb) | Necessary | KEDA's HPA is the same controller |
+# | [03 · Knative](03-knative-kserve.ipynb) | Helpful | the cold start, again |
+#
+# **Time to learn:** 35 minutes.
+
+# %%
+import math
+
+from labkit import checks, exercises, lab, live
+from labkit.backends.kind.kubectl import kubectl_equivalents
+from labkit.load import Step
+
+# %% tags=["parameters"]
+backend = "auto"   # "auto" | "sim" | "kind"
+speed = None       # twin pacing: 1.0 = real time, None = as fast as possible
+duration = 300     # seconds: a burst, then quiet until KEDA scales to zero
+seed = 0
+
+# %% [markdown]
+# ## The ScaledObject and its gateway
+#
+# An HTTP app at zero has no pod to count its own requests, and no pod to receive the request
+# that should wake it. The course puts a small **gateway** in front (the part KEDA's HTTP
+# add-on calls the interceptor): it always runs, holds requests while the app has no ready
+# pod, and reports how many are in flight. The ScaledObject's `metrics-api` trigger reads
+# that number.
+
+# %%
+print(exercises.manifest_of("keda", "ScaledObject"))
+
+# %% [markdown]
+# ## Activation vs target
+#
+# Two thresholds, two jobs:
+#
+# - **activation** (`activationTargetValue`, 0 here): the trigger is *active* when the value
+#   is above it. KEDA checks every `pollingInterval` (5 s here; 30 s by default) and moves
+#   0 → 1 when active, 1 → 0 after `cooldownPeriod` seconds with no active poll.
+# - **target** (`targetValue`, 5 here): the HPA's target. KEDA exposes the value as an
+#   External metric of type AverageValue, and the HPA asks for `ceil(value / target)` pods:
+#   23 requests in flight → `ceil(23 / 5) = 5` pods.
+#
+# If the activation threshold is above the target, activation wins: a value of 4 with
+# activation 10 stays at zero even though the HPA alone would want one pod.
+
+# %%
+in_flight, target = 23, 5
+math.ceil(in_flight / target)
+
+# %% [markdown]
+# ## A burst through the gateway
+#
+# Forty users for 100 s, then silence.
+
+# %%
+burst = Step(steps=((0, 0), (20, 40), (120, 0)), duration=duration)
+burst_end = 120
+tl = lab.run("keda", burst, duration, backend=backend, speed=speed, seed=seed)
+live.show(tl)
+
+# %%
+print("\n".join(kubectl_equivalents("keda")))
+
+# %% [markdown]
+# ## Who did what
+#
+# KEDA writes events when it activates and deactivates the target; the HPA it created
+# (`keda-hpa-app-fastapi`) writes the usual `SuccessfulRescale` events for everything in
+# between.
+
+# %%
+tl.events[tl.events.reason.isin(["KEDAScaleTargetActivated", "KEDAScaleTargetDeactivated",
+                                 "SuccessfulRescale"])][["time", "object", "reason", "message"]]
+
+# %% [markdown]
+# `kubectl get hpa keda-hpa-app-fastapi` shows `MINPODS 1` although the ScaledObject says
+# `minReplicaCount: 0`. That is by design: an HPA cannot hold a workload at zero by itself
+# (it needs pods to measure, and at 0 replicas it goes idle with `ScalingActive False`).
+# KEDA gives its HPA a minimum of 1 and takes care of zero on its own.
+#
+# Notice also how long the app stayed at its peak after the burst: KEDA's HPA has no
+# `behavior` unless you give it one in `advanced.horizontalPodAutoscalerConfig`, so it
+# keeps the 5-minute scale-down window of notebook 01. Here the cooldown (60 s) ends first
+# and KEDA takes the app straight to zero.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. The gateway reports 12 requests in flight, target 5. How many pods?
+# 2. `pollingInterval: 30`, `cooldownPeriod: 300`, last request at t = 100 s. When is the
+#    app at zero, at the latest?
+# 3. Why does the HPA that KEDA creates show a minimum of 1?
+#
+# <details><summary>Answers</summary>
+#
+# 1. `ceil(12 / 5) = 3`.
+# 2. The last active poll is at most 30 s after t = 100 s; zero comes at the first poll more
+#    than 300 s after that: about t = 430 s at the latest.
+# 3. The HPA cannot measure or decide at zero; KEDA handles 0 ↔ 1 itself and gives the HPA
+#    `max(1, minReplicaCount)`.
+# </details>
+
+# %% [markdown]
+# ## Exercise: a cooldown for the lab
+#
+# The ScaledObject below uses KEDA's defaults: it polls every 30 s and waits 300 s before
+# going back to zero. Make it wake the app within 30 s, reach 3 pods within 90 s, and be back
+# at **zero within 120 s** of the last request.
+
+# %% tags=["exercise"]
+my_scaledobject = """
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: app-fastapi
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-fastapi}
+  minReplicaCount: 0
+  maxReplicaCount: 10
+  triggers:
+    - type: metrics-api
+      metricType: AverageValue
+      metadata:
+        url: http://app-gateway.default.svc:8080/stats
+        format: json
+        valueLocation: in_flight
+        targetValue: "5"
+        activationTargetValue: "0"
+"""
+
+# %% tags=["solution"]
+my_scaledobject = """
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: app-fastapi
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-fastapi}
+  minReplicaCount: 0
+  maxReplicaCount: 10
+  pollingInterval: 5    # look often: waking from zero waits for the next poll
+  cooldownPeriod: 60    # zero one minute after the last active poll
+  triggers:
+    - type: metrics-api
+      metricType: AverageValue
+      metadata:
+        url: http://app-gateway.default.svc:8080/stats
+        format: json
+        valueLocation: in_flight
+        targetValue: "5"
+        activationTargetValue: "0"
+"""
+
+# %%
+result = exercises.check("keda-cooldown", my_scaledobject)
+result
+
+# %% [markdown]
+# ## Summary
+#
+# - A ScaledObject has two thresholds: activation decides 0 ↔ 1, the target sizes 1 ↔ N.
+# - KEDA polls every `pollingInterval` and scales to zero `cooldownPeriod` after the last
+#   active poll; its HPA (minimum 1) does the rest with the usual HPA rules.
+# - HTTP apps need a gateway that holds requests while the app is at zero.
+#
+# ## What's next
+#
+# [05 · Compare](05-compare.ipynb): the same load through every variant, and a what-if
+# sweep.
+
+# %% [markdown]
+# ## Verification
+
+# %% tags=["verification"]
+checks.require(
+    checks.reached(tl, 1, within=30, after=20),
+    checks.reached(tl, 3, within=90, after=20),
+    checks.event_seen(tl, "KEDAScaleTargetActivated"),
+    checks.back_to(tl, 0, within=120, after=burst_end),
+    result,
+)

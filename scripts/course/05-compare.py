@@ -1,0 +1,180 @@
+# %% [markdown]
+# # 05 · Compare: one load, every autoscaler
+#
+# Each autoscaler makes a different trade between what you pay (pods kept running) and what
+# your users feel (latency, cold starts, errors). Here we send the same load through every
+# variant and score them side by side, then sweep one setting to see the trade as a curve.
+
+# %% [markdown]
+# ## Overview
+#
+# 1. Run one load profile through hpa-v1, hpa-v2, knative, kserve and keda.
+# 2. Read the scorecard: pod-seconds, seconds over the SLO, cold starts, errors.
+# 3. Sweep one parameter on the twin and plot cost against p95 latency.
+# 4. Exercise: pick a CPU target that meets the SLO within a pod budget.
+#
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# |---|---|---|
+# | Notebooks 01–04 | Necessary | the five variants |
+# | Percentiles | Helpful | p95 = 95 % of requests were faster |
+#
+# **Time to learn:** 30 minutes.
+
+# %%
+import plotly.graph_objects as go
+
+from labkit import checks, exercises, lab, live, whatif
+from labkit.lab import VARIANTS
+from labkit.load import Spike
+from labkit.scorecard import SCORECARD_KEYS, compare
+
+# %% tags=["parameters"]
+backend = "auto"   # "auto" | "sim" | "kind"
+speed = None       # twin pacing: 1.0 = real time, None = as fast as possible
+duration = 420     # seconds per variant
+seed = 0
+
+# %% [markdown]
+# ## The same load through every variant
+#
+# A quiet start, a spike of 60 users from t = 30 s for two minutes, then a trickle. On a
+# real cluster this cell takes `5 × duration` seconds of wall time; on the twin, a few
+# seconds.
+
+# %%
+spike = Spike(base_users=1, peak_users=60, start=30, length=120, duration=duration)
+runs = {v: lab.run(v, spike, duration, backend=backend, speed=speed, seed=seed)
+        for v in VARIANTS}
+
+# %% [markdown]
+# ## The scorecard
+#
+# What each column means:
+
+# %%
+SCORECARD_KEYS
+
+# %%
+table = compare(runs)
+table
+
+# %%
+live.compare_figure(runs)
+
+# %% [markdown]
+# Read it as a trade-off, not a ranking. The CPU-based HPAs react after a sync and keep pods
+# for five minutes: few SLO misses after the first minute, many pod-seconds. Knative reacts
+# within seconds to requests in flight and drops to zero after the burst: cheapest at idle,
+# but the first request after zero pays a cold start. KEDA sits in between: its zero is
+# driven by the cooldown, its 1 ↔ N by an HPA.
+
+# %% [markdown]
+# ## What-if: one setting against cost and latency
+#
+# The twin makes sweeps cheap. We run the hpa-v2 variant with its CPU target at several
+# values and plot pod-seconds (cost) against the p95 latency users saw. On a cluster each
+# point would take `duration` seconds; here the whole sweep takes seconds.
+
+# %%
+targets = [30, 50, 70, 90]
+path = "spec.metrics[0].resource.target.averageUtilization"
+sweep = whatif.sweep("hpa-v2", "HorizontalPodAutoscaler", path, targets, spike, duration,
+                     seed=seed)
+sweep[["pod_seconds", "seconds_over_slo", "p95_ms", "peak_replicas"]]
+
+# %%
+fig = go.Figure(go.Scatter(x=sweep.pod_seconds, y=sweep.p95_ms, mode="lines+markers+text",
+                           text=[f"{t} %" for t in sweep.index], textposition="top center"))
+fig.update_layout(xaxis_title="pod-seconds (cost)", yaxis_title="p95 latency (ms)",
+                  title="hpa-v2: CPU target utilization", height=400)
+live.static.display_figure(fig)
+
+# %% [markdown]
+# A low target keeps pods half idle: fast answers, high cost. A high target packs the pods:
+# cheap, but each spike waits longer for help and the p95 climbs.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Which scorecard column would you show a finance team, and which an on-call engineer?
+# 2. Why is the twin the right tool for a sweep, and what would you still check on a real
+#    cluster?
+#
+# <details><summary>Answers</summary>
+#
+# 1. `pod_seconds` for cost; `seconds_over_slo`, `errors` and `cold_starts` for users.
+# 2. It runs the same control loops in seconds and repeats exactly, so differences come from
+#    the setting, not from noise. Confirm the chosen point on a cluster: real start-up
+#    times, node capacity and noisy neighbours.
+# </details>
+
+# %% [markdown]
+# ## Exercise: the right target
+#
+# Pick a CPU target for the hpa-v2 HPA so that, under the course spike, the p95 latency is
+# above 500 ms for **at most 30 seconds** and the run costs **at most 2400 pod-seconds**.
+# Change `averageUtilization` only.
+
+# %% tags=["exercise"]
+my_hpa = """
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: app-fastapi
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-fastapi}
+  minReplicas: 1
+  maxReplicas: 10
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 95}}
+"""
+
+# %% tags=["solution"]
+my_hpa = """
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: app-fastapi
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-fastapi}
+  minReplicas: 1
+  maxReplicas: 10
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+"""
+
+# %%
+result = exercises.check("right-size-target", my_hpa)
+result
+
+# %% [markdown]
+# ## Summary
+#
+# - The scorecard puts cost (pod-seconds) next to user pain (seconds over the SLO, cold
+#   starts, errors).
+# - No variant wins everywhere: CPU HPAs pay for safety with idle pods, Knative and KEDA
+#   save at idle and pay at the first request.
+# - Sweeps on the twin turn one setting into a cost/latency curve in seconds.
+#
+# ## What's next
+#
+# [06 · Troubleshooting](06-troubleshooting.ipynb): break each variant on purpose and fix it.
+
+# %% [markdown]
+# ## Verification
+
+# %% tags=["verification"]
+checks.require(
+    [checks.reached(tl, 2, within=120, after=spike.start) for tl in runs.values()],
+    checks.Check("Knative is cheaper than hpa-v1 in pod-seconds",
+                 table.pod_seconds["knative"] < table.pod_seconds["hpa-v1"],
+                 f"{table.pod_seconds['knative']:.0f} vs {table.pod_seconds['hpa-v1']:.0f}"),
+    checks.Check("a lower CPU target costs more pod-seconds",
+                 sweep.pod_seconds[30] > sweep.pod_seconds[90],
+                 f"{sweep.pod_seconds[30]:.0f} at 30 % vs {sweep.pod_seconds[90]:.0f} at 90 %"),
+    result,
+)

@@ -1,0 +1,225 @@
+# %% [markdown]
+# # 06 · Troubleshooting: break it on purpose, then fix it
+#
+# Most autoscaling bugs are not in the autoscaler: they are in what it is given. Each section
+# here reproduces one classic failure on the twin, shows how it looks from `kubectl`, and
+# fixes it.
+
+# %% [markdown]
+# ## Overview
+#
+# 1. `<unknown>` targets: no CPU request, and no metrics at all.
+# 2. `kubectl port-forward` sending all the load to one pod.
+# 3. Flapping with a 0 s scale-down window.
+# 4. Knative (or KServe) that never scales to zero.
+# 5. KEDA and an HPA fighting over the same Deployment.
+# 6. Exercise: repair a Deployment so its HPA works again.
+#
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# |---|---|---|
+# | Notebooks 01–04 | Necessary | each pitfall belongs to one of them |
+#
+# **Time to learn:** 40 minutes.
+
+# %%
+from labkit import checks, exercises, live, whatif
+from labkit.backends.sim import SimBackend
+from labkit.load import Spike, Step
+from labkit.manifests import load_variant
+
+# %% tags=["parameters"]
+backend = "auto"   # the pitfalls always run on the twin; this only matters for the app
+speed = None
+duration = 300     # seconds of each broken run
+seed = 0
+
+# %% [markdown]
+# Every broken run here uses the twin, whatever `backend` says: breaking a shared cluster on
+# purpose is rude, and the twin shows each failure in a second. The load is the course
+# spike: 60 users from t = 30 s for 150 s.
+
+# %%
+spike = Spike(base_users=2, peak_users=60, start=30, length=150, duration=duration)
+CPU_REQUEST = "spec.template.spec.containers[0].resources.requests.cpu"
+
+# %% [markdown]
+# ## 1. `<unknown>`: the HPA cannot compute utilization
+#
+# **Symptom.** `kubectl get hpa` shows `TARGETS <unknown>/50%` and the replica count never
+# moves. **Cause A:** the container has no CPU request, so utilization (usage ÷ request) has
+# no denominator. We remove the request from the course Deployment:
+
+# %%
+no_request = whatif.variant_with("hpa-v1", "Deployment", {CPU_REQUEST: None})
+broken = whatif.run(no_request, spike, duration, seed=seed)
+broken.events[["time", "type", "reason", "message"]].drop_duplicates("reason")
+
+# %% [markdown]
+# `kubectl describe hpa app-fastapi` prints the same warning: `FailedGetResourceMetric ...
+# missing request for cpu`. The pods were busy, yet the count never moved:
+
+# %%
+int(broken.samples.spec_replicas.max()), broken.samples.metric_value.notna().sum()
+
+# %% [markdown]
+# **Cause B:** metrics-server is missing (or cannot reach the kubelets: on kind it needs
+# `--kubelet-insecure-tls`). `kubectl top pods` then fails too. On the twin we make
+# metrics-server never deliver a sample:
+
+# %%
+sim = SimBackend(seed=seed, params={"metric_resolution_s": 10 * duration})
+sim.deploy("hpa-v1")
+sim.load(spike)
+no_metrics = sim.run(duration)
+no_metrics.events[["time", "reason", "message"]].drop_duplicates("reason")
+
+# %% [markdown]
+# **Fix.** Set `resources.requests.cpu` on every container of the pod; check
+# `kubectl get pods -n kube-system -l k8s-app=metrics-server` and `kubectl top pods`.
+
+# %% [markdown]
+# ## 2. `kubectl port-forward` pins all load to one pod
+#
+# `kubectl port-forward svc/app-fastapi 8080:8080` looks like it talks to the Service, but
+# it picks **one pod** and tunnels every connection to it. New replicas get nothing: the HPA
+# adds pods, the busy pod stays busy, the latency does not improve, and the average
+# utilization falls because the new pods idle.
+#
+# The twin always routes through the Service (like the course's NodePort on 127.0.0.1:30080),
+# so we *compute* this case rather than simulate it. The labelled projection below takes the
+# CPU demand measured in a normal run and replays the HPA's formula with all of it on one
+# pod (capped at the 500m limit = 250 % of the request) and the other pods idle.
+
+# %%
+normal = whatif.run(load_variant("hpa-v1"), spike, duration, seed=seed)
+projection = whatif.port_forward_projection(normal)
+projection
+
+# %% [markdown]
+# The HPA stops adding pods once the idle ones dilute the average below the target, while
+# one pod still carries every request. **Fix.** Send load through the Service: a NodePort
+# (what the course's kind config publishes), an Ingress, or `kubectl run` a load generator
+# *inside* the cluster.
+
+# %% [markdown]
+# ## 3. Flapping: a 0 s scale-down window
+#
+# Load that wobbles around the threshold, with `stabilizationWindowSeconds: 0`, makes the
+# HPA remove pods on each dip and add them back on each bump.
+
+# %%
+wobble = Step(steps=tuple((t, 45 if (t // 45) % 2 else 20) for t in range(0, 600, 45)),
+              duration=600)
+zero_window = {"spec.behavior.scaleDown": {"stabilizationWindowSeconds": 0}}
+flap = whatif.run(whatif.variant_with("hpa-v2", "HorizontalPodAutoscaler", zero_window),
+                  wobble, 600, seed=seed)
+checks.reversals(flap), len(flap.events_with("SuccessfulRescale"))
+
+# %% [markdown]
+# **Fix.** Keep a scale-down window (the default 300 s), or at least longer than the period
+# of the wobble; `kubectl describe hpa` then reports `ScaleDownStabilized`.
+
+# %% [markdown]
+# ## 4. Knative that never scales to zero
+#
+# `autoscaling.knative.dev/min-scale: "1"` keeps one pod forever, whatever the retention
+# period says. The same happens with a KServe InferenceService that omits
+# `minReplicas: 0` (KServe's default is 1, notebook 03).
+
+# %%
+burst = Step(steps=((0, 0), (20, 30), (100, 0)), duration=duration)
+MIN_SCALE = 'spec.template.metadata.annotations["autoscaling.knative.dev/min-scale"]'
+pinned = whatif.run(whatif.variant_with("knative", "Service", {MIN_SCALE: "1"}), burst,
+                    duration, seed=seed)
+int(pinned.samples.ready_replicas.iloc[-1])
+
+# %% [markdown]
+# **Fix.** `min-scale: "0"` (and `minReplicas: 0` on an InferenceService); check that
+# `enable-scale-to-zero` is true in the `config-autoscaler` ConfigMap of `knative-serving`.
+
+# %% [markdown]
+# ## 5. KEDA and an HPA fighting
+#
+# KEDA creates its own HPA for the Deployment. Add a second HPA (say, the hpa-v1 one someone
+# applied earlier) and two controllers write `spec.replicas` of the same Deployment with
+# different opinions: the count jumps between them. `kubectl get hpa` shows two HPAs with
+# the same reference, and the events alternate between their sizes.
+
+# %%
+fight_variant = load_variant("keda", overrides=[load_variant("hpa-v1").get(
+    "HorizontalPodAutoscaler").doc])
+fight = whatif.run(fight_variant, burst, duration, seed=seed)
+fight.events_with("SuccessfulRescale")[["time", "object", "message"]].head(10)
+
+# %% [markdown]
+# **Fix.** One autoscaler per workload: delete the extra HPA (`kubectl delete hpa
+# app-fastapi`) and put CPU as a trigger of the ScaledObject if you want both signals. KEDA's
+# admission webhook, when installed, rejects a ScaledObject whose target already has an HPA.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. `kubectl get hpa` shows `<unknown>/50%`. Name two causes and the command that tells them
+#    apart.
+# 2. Your load test with `kubectl port-forward` shows 6 replicas but no latency improvement.
+#    Why?
+# 3. An InferenceService has `min-scale: "0"` in its annotations but keeps one pod. What is
+#    missing?
+#
+# <details><summary>Answers</summary>
+#
+# 1. No CPU request, or no metrics-server; `kubectl describe hpa` (the event message) and
+#    `kubectl top pods` (fails without metrics-server).
+# 2. port-forward tunnels to one pod; the others receive nothing.
+# 3. `spec.predictor.minReplicas: 0`: KServe's default of 1 becomes `min-scale: 1`.
+# </details>
+
+# %% [markdown]
+# ## Exercise: repair the Deployment
+#
+# This Deployment has no CPU request, so its HPA is blind. Repair it so that the HPA reports
+# no `FailedGetResourceMetric` and the app reaches 3 pods within 120 s of the spike.
+
+# %% tags=["exercise"]
+my_deployment = exercises.manifest_of("hpa-v1", "Deployment")
+my_deployment = my_deployment.replace("cpu: 200m\n", "", 1)   # the request is gone
+print(my_deployment[my_deployment.index("resources"):][:160])
+
+# %% tags=["solution"]
+my_deployment = exercises.manifest_of("hpa-v1", "Deployment")   # requests.cpu: 200m is back
+
+# %%
+result = exercises.check("fix-cpu-request", my_deployment)
+result
+
+# %% [markdown]
+# ## Summary
+#
+# - `<unknown>` means the HPA has no number: a missing request or missing metrics-server.
+# - Load through `port-forward` never spreads; test through the Service.
+# - Windows prevent flapping; `min-scale`/`minReplicas` decide whether zero is reachable.
+# - One autoscaler per workload.
+#
+# ## What's next
+#
+# Back to [05 · Compare](05-compare.ipynb) with your own load trace, or run the course on a
+# real cluster: `labkit up`, then `labkit verify --backend kind`.
+
+# %% [markdown]
+# ## Verification
+
+# %% tags=["verification"]
+checks.require(
+    checks.event_seen(broken, "FailedGetResourceMetric", contains="missing request"),
+    checks.metric_unknown(broken),
+    checks.never_exceeds(broken, 1),
+    checks.no_event(no_metrics, "SuccessfulRescale"),
+    checks.Check("port-forward: latency stays high with more pods", projection.attrs["stuck"],
+                 projection.attrs["summary"]),
+    checks.flaps(flap, at_least=2),
+    checks.stays_at_least(pinned, 1, after=20, column="ready_replicas"),
+    checks.flaps(fight, at_least=2),
+    result,
+)
