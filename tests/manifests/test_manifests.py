@@ -43,7 +43,7 @@ def test_every_variant_loads_its_objects(variant, refs):
                  id="hpa-v2-course-values"),
     pytest.param("hpa-v1", "Deployment", "app-fastapi",
                  lambda d: d["spec"]["template"]["spec"]["containers"][0]["resources"]
-                 == {"requests": {"cpu": "200m", "memory": "256Mi"},
+                 == {"requests": {"cpu": "200m", "memory": "384Mi"},
                      "limits": {"cpu": "500m", "memory": "512Mi"}},
                  id="base-requests-and-limits"),
     pytest.param("hpa-v1", "Service", "app-fastapi",

@@ -26,6 +26,7 @@ def attach_hpa(world: "World", spec, *, where: str = "", start: float | None = N
         raise ManifestError(f"scaleTargetRef {ref.kind}/{ref.name} is not a Deployment in this "
                             "variant; point it at the app's Deployment", obj=where,
                             field="spec.scaleTargetRef")
-    loop = HPALoop(world.clock, spec, target, world.metrics, world.recorder, start=start)
+    loop = HPALoop(world.clock, spec, target, world.metrics, world.recorder, world.hpa_config,
+                   start=start)
     world.autoscalers.append(loop)
     return loop

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ...autoscalers.hpa_controller import ControllerConfig
 from ...errors import BackendError
 from ...load import LoadProfile
 from ...manifests import Variant, load_variant
@@ -17,17 +18,21 @@ class SimBackend:
     """Runs variants on the twin: deterministic for a given ``seed``.
 
     ``params`` overrides the calibrated parameters (a :class:`TwinParams` or a dict of fields),
-    ``nodes`` is the number of kind nodes, ``sample_interval`` the seconds between Timeline rows.
+    ``nodes`` is the number of kind nodes, ``sample_interval`` the seconds between Timeline rows,
+    ``hpa_config`` the kube-controller-manager HPA flags (:class:`ControllerConfig`).
     """
 
     name = "sim"
 
     def __init__(self, *, seed: int = 0, params: TwinParams | dict[str, Any] | None = None,
-                 nodes: int = 1, sample_interval: float = 1.0):
+                 nodes: int = 1, sample_interval: float = 1.0,
+                 hpa_config: ControllerConfig | None = None):
         if isinstance(params, dict):
             params = load_params(**params)
         self.params = params or load_params()
         self.seed, self.nodes, self.sample_interval = seed, nodes, sample_interval
+        self.hpa_config = hpa_config or ControllerConfig(
+            sync_period=self.params.hpa_sync_period_s)
         self.world: World | None = None
         self.variant: Variant | None = None
         self.profile: LoadProfile | None = None
@@ -39,7 +44,8 @@ class SimBackend:
         self.recorder = TimelineRecorder({"backend": self.name, "variant": v.name,
                                           "seed": self.seed})
         self.world = World(v, self.params, seed=self.seed, nodes=self.nodes,
-                           sample_interval=self.sample_interval, recorder=self.recorder)
+                           sample_interval=self.sample_interval, recorder=self.recorder,
+                           hpa_config=self.hpa_config)
         self.variant = v
         self.recorder.meta.update(_bounds(self.world))
         if self.profile is not None:
@@ -69,6 +75,12 @@ class SimBackend:
 
     def timeline(self) -> Timeline:
         return self.recorder.snapshot()
+
+    def describe(self) -> str:
+        """The autoscalers' status, as ``kubectl describe hpa`` (and friends) would show it."""
+        if self.world is None:
+            return "nothing deployed"
+        return "\n\n".join(a.describe() for a in self.world.autoscalers)
 
     def reset(self) -> None:
         self.world, self.variant = None, None

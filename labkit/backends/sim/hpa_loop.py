@@ -79,6 +79,32 @@ class HPALoop:
     def stop(self) -> None:
         self.handle.cancel()
 
+    def describe(self) -> str:
+        """Status and conditions, laid out like ``kubectl describe hpa``."""
+        lines = [f"Name:             {self.spec.name}",
+                 f"Reference:        {self.spec.scale_target_ref.kind}/"
+                 f"{self.spec.scale_target_ref.name}",
+                 f"Min replicas:     {self.spec.min_replicas}",
+                 f"Max replicas:     {self.spec.max_replicas}"]
+        if self.last is None:
+            return "\n".join(lines + ["(not synced yet)"])
+        for st in self.last.current_metrics:
+            name, value, target = metric_reading(st.metric, st)
+            shown = "<unknown>" if value != value else f"{value:g}"
+            lines.append(f"Metric:           {name}: {shown} / {target:g}")
+        lines.append(f"Replicas:         {self.last.current_replicas} current / "
+                     f"{self.last.desired_replicas} desired")
+        lines.append("Conditions:")
+        for c in self.last.conditions:
+            lines.append(f"  {c.type:<15} {c.status:<6} {c.reason:<28} {c.message}")
+        return "\n".join(lines)
+
+    def condition(self, type_: str):
+        """The current condition of that type (None before the first sync)."""
+        if self.last is None:
+            return None
+        return next((c for c in self.last.conditions if c.type == type_), None)
+
     # -- what the Timeline shows -------------------------------------------------------
     @property
     def desired_replicas(self) -> int:

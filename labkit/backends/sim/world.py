@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from ...autoscalers.hpa_controller import ControllerConfig
 from ...errors import ManifestError
 from ...load import LoadProfile
 from ...manifests import Variant
@@ -34,8 +35,10 @@ class World:
     """The twin of one cluster with one variant deployed (see module docstring)."""
 
     def __init__(self, variant: Variant, params: TwinParams, *, seed: int = 0, nodes: int = 1,
-                 sample_interval: float = 1.0, recorder: TimelineRecorder | None = None):
+                 sample_interval: float = 1.0, recorder: TimelineRecorder | None = None,
+                 hpa_config: ControllerConfig | None = None):
         self.variant, self.params, self.seed = variant, params, seed
+        self.hpa_config = hpa_config or ControllerConfig(sync_period=params.hpa_sync_period_s)
         self.clock = Clock()
         self.cluster = Cluster(self.clock, params, nodes)
         self.recorder = recorder if recorder is not None else TimelineRecorder()
