@@ -303,7 +303,7 @@ def report(checks: Iterable[Check]) -> str:
     return "\n".join(str(c) for c in checks)
 
 
-def require(*checks: Check | Iterable[Check]) -> tuple[Check, ...]:
+def require(*checks: Check | Iterable[Check]) -> None:
     """Print every check and raise :class:`VerificationFailed` if any failed.
 
     Accepts checks or iterables of checks (an exercise result is an iterable of its checks).
@@ -317,4 +317,3 @@ def require(*checks: Check | Iterable[Check]) -> tuple[Check, ...]:
     failed = [c for c in flat if not c.passed]
     if failed:
         raise VerificationFailed(f"{len(failed)} of {len(flat)} checks failed:\n" + report(failed))
-    return tuple(flat)

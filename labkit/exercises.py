@@ -206,13 +206,17 @@ def _judge_keda_cooldown(tl: Timeline) -> list[c.Check]:
     ]
 
 
+#: The right-size exercise: a busy base (20 users) stepping up to 80 for three minutes.
+RIGHT_SIZE_LOAD = Spike(base_users=20, peak_users=80, start=60, length=180, duration=420)
+
+
 def _judge_right_size(tl: Timeline) -> list[c.Check]:
     return [
-        c.p95_below(tl, 500, allow_seconds=30,
+        c.p95_below(tl, 500, after=30, allow_seconds=10,
                     hint="Too many slow seconds: the pods are packed too tightly. Lower "
                          "spec.metrics[0].resource.target.averageUtilization so the HPA adds "
                          "pods earlier."),
-        c.at_most_pod_seconds(tl, 2400,
+        c.at_most_pod_seconds(tl, 2000,
                               hint="Too expensive: pods sit half idle. Raise "
                                    "spec.metrics[0].resource.target.averageUtilization."),
     ]
@@ -225,9 +229,10 @@ EXERCISES: dict[str, Exercise] = {e.name: e for e in (
     Exercise("gentle-scale-down", "scale out fast under the spike, but never remove more than "
              "1 pod per minute on the way down", "hpa-v2", "HorizontalPodAutoscaler",
              COURSE_SPIKE, COURSE_SPIKE.duration, _judge_gentle_scale_down),
-    Exercise("right-size-target", "under the course spike, at most 30 s with p95 above "
-             "500 ms and at most 2400 pod-seconds", "hpa-v2", "HorizontalPodAutoscaler",
-             COURSE_SPIKE.with_(duration=420), 420, _judge_right_size),
+    Exercise("right-size-target", "from 20 to 80 users and back, at most 10 s with p95 above "
+             "500 ms (after the first 30 s) and at most 2000 pod-seconds", "hpa-v2",
+             "HorizontalPodAutoscaler", RIGHT_SIZE_LOAD, RIGHT_SIZE_LOAD.duration,
+             _judge_right_size),
     Exercise("fix-cpu-request", "make the HPA see CPU again: no FailedGetResourceMetric, and "
              "3 pods within 120 s of the spike", "hpa-v1", "Deployment", COURSE_SPIKE, 300,
              _judge_fix_request),

@@ -33,7 +33,7 @@ from labkit.manifests import load_variant
 
 # %% tags=["parameters"]
 backend = "auto"   # "auto" | "sim" | "kind"
-speed = None       # twin pacing: 1.0 = real time, None = as fast as possible
+speed = None       # twin pacing; 1.0 is real time, None runs as fast as possible
 duration = 600     # seconds: the spike, then five minutes of scale-down stabilization
 seed = 0
 

@@ -31,7 +31,7 @@ from labkit.scorecard import compare
 
 # %% tags=["parameters"]
 backend = "auto"   # "auto" | "sim" | "kind"
-speed = None       # twin pacing: 1.0 = real time, None = as fast as possible
+speed = None       # twin pacing; 1.0 is real time, None runs as fast as possible
 duration = 600     # seconds of each comparison run
 seed = 0
 

@@ -35,7 +35,7 @@ from labkit.scorecard import scorecard
 
 # %% tags=["parameters"]
 backend = "auto"   # "auto" | "sim" | "kind"
-speed = None       # twin pacing: 1.0 = real time, None = as fast as possible
+speed = None       # twin pacing; 1.0 is real time, None runs as fast as possible
 duration = 360     # seconds: a burst, silence until zero, then one lonely user
 seed = 0
 

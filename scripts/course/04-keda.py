@@ -32,7 +32,7 @@ from labkit.load import Step
 
 # %% tags=["parameters"]
 backend = "auto"   # "auto" | "sim" | "kind"
-speed = None       # twin pacing: 1.0 = real time, None = as fast as possible
+speed = None       # twin pacing; 1.0 is real time, None runs as fast as possible
 duration = 300     # seconds: a burst, then quiet until KEDA scales to zero
 seed = 0
 

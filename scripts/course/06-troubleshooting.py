@@ -43,25 +43,40 @@ seed = 0
 # %%
 spike = Spike(base_users=2, peak_users=60, start=30, length=150, duration=duration)
 CPU_REQUEST = "spec.template.spec.containers[0].resources.requests.cpu"
+CPU_LIMIT = "spec.template.spec.containers[0].resources.limits.cpu"
 
 # %% [markdown]
 # ## 1. `<unknown>`: the HPA cannot compute utilization
 #
 # **Symptom.** `kubectl get hpa` shows `TARGETS <unknown>/50%` and the replica count never
 # moves. **Cause A:** the container has no CPU request, so utilization (usage ÷ request) has
-# no denominator. We remove the request from the course Deployment:
+# no denominator.
+#
+# There is a twist first. Remove only `requests.cpu` and the HPA still works: when a
+# container sets a *limit* but no request, Kubernetes copies the limit into the request. The
+# HPA then measures against 500m instead of 200m, the pods look 2.5 times less busy, and
+# the app scales late and little:
 
 # %%
-no_request = whatif.variant_with("hpa-v1", "Deployment", {CPU_REQUEST: None})
-broken = whatif.run(no_request, spike, duration, seed=seed)
-broken.events[["time", "type", "reason", "message"]].drop_duplicates("reason")
+request_only = whatif.variant_with("hpa-v1", "Deployment", {CPU_REQUEST: None})
+late = whatif.run(request_only, spike, duration, seed=seed)
+int(late.samples.spec_replicas.max()), late.samples.metric_value.max()
+
+# %% [markdown]
+# Remove the CPU limit as well and the request is really gone:
+
+# %%
+no_cpu = whatif.variant_with("hpa-v1", "Deployment", {CPU_REQUEST: None, CPU_LIMIT: None})
+broken = whatif.run(no_cpu, spike, duration, seed=seed)
+broken.events[["time", "type", "reason", "message"]].drop_duplicates("reason", keep="last")
 
 # %% [markdown]
 # `kubectl describe hpa app-fastapi` prints the same warning: `FailedGetResourceMetric ...
-# missing request for cpu`. The pods were busy, yet the count never moved:
+# missing request for cpu`. The pods were busy, yet the count never moved and the metric
+# never had a value:
 
 # %%
-int(broken.samples.spec_replicas.max()), broken.samples.metric_value.notna().sum()
+int(broken.samples.spec_replicas.max()), int(broken.samples.metric_value.notna().sum())
 
 # %% [markdown]
 # **Cause B:** metrics-server is missing (or cannot reach the kubelets: on kind it needs
@@ -73,7 +88,7 @@ sim = SimBackend(seed=seed, params={"metric_resolution_s": 10 * duration})
 sim.deploy("hpa-v1")
 sim.load(spike)
 no_metrics = sim.run(duration)
-no_metrics.events[["time", "reason", "message"]].drop_duplicates("reason")
+no_metrics.events[["time", "reason", "message"]].drop_duplicates("reason", keep="last")
 
 # %% [markdown]
 # **Fix.** Set `resources.requests.cpu` on every container of the pod; check
@@ -179,13 +194,15 @@ fight.events_with("SuccessfulRescale")[["time", "object", "message"]].head(10)
 # %% [markdown]
 # ## Exercise: repair the Deployment
 #
-# This Deployment has no CPU request, so its HPA is blind. Repair it so that the HPA reports
-# no `FailedGetResourceMetric` and the app reaches 3 pods within 120 s of the spike.
+# This Deployment lost its CPU request and limit, so its HPA is blind. Repair
+# `my_deployment` (edit the text, or rebuild it) so that the HPA reports no
+# `FailedGetResourceMetric ... missing request` and the app reaches 3 pods within 120 s of
+# the spike.
 
 # %% tags=["exercise"]
 my_deployment = exercises.manifest_of("hpa-v1", "Deployment")
-my_deployment = my_deployment.replace("cpu: 200m\n", "", 1)   # the request is gone
-print(my_deployment[my_deployment.index("resources"):][:160])
+my_deployment = my_deployment.replace("cpu: 200m\n", "").replace("cpu: 500m\n", "")
+print(my_deployment[my_deployment.index("resources"):][:120])   # no cpu left
 
 # %% tags=["solution"]
 my_deployment = exercises.manifest_of("hpa-v1", "Deployment")   # requests.cpu: 200m is back
@@ -198,6 +215,7 @@ result
 # ## Summary
 #
 # - `<unknown>` means the HPA has no number: a missing request or missing metrics-server.
+#   A limit without a request becomes the request, and the HPA scales late.
 # - Load through `port-forward` never spreads; test through the Service.
 # - Windows prevent flapping; `min-scale`/`minReplicas` decide whether zero is reachable.
 # - One autoscaler per workload.
@@ -215,6 +233,8 @@ checks.require(
     checks.event_seen(broken, "FailedGetResourceMetric", contains="missing request"),
     checks.metric_unknown(broken),
     checks.never_exceeds(broken, 1),
+    checks.Check("a limit without a request scales late", late.samples.spec_replicas.max() < 4,
+                 f"peak {late.samples.spec_replicas.max()} pods"),
     checks.no_event(no_metrics, "SuccessfulRescale"),
     checks.Check("port-forward: latency stays high with more pods", projection.attrs["stuck"],
                  projection.attrs["summary"]),

@@ -96,7 +96,7 @@ def test_require_prints_and_raises_with_hints(capsys):
     tl = fake_timeline(SPIKE)
     ok = checks.reached(tl, 4, within=60, after=30)
     bad = checks.reached(tl, 8, within=60, after=30, hint="raise maxReplicas")
-    assert checks.require(ok) == (ok,)
+    assert checks.require(ok) is None
     with pytest.raises(VerificationFailed, match="raise maxReplicas") as e:
         checks.require(ok, [bad])
     assert isinstance(e.value, AssertionError)
