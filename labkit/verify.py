@@ -141,7 +141,7 @@ def summary(results: Sequence[NotebookResult]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4]
              for row in rows]
-    lines.insert(1, "-" * max(len(ln) for ln in lines))
+    lines.insert(1, "-" * len(lines[0].rstrip()))
     return "\n".join(ln.rstrip() for ln in lines)
 
 
