@@ -210,6 +210,25 @@ def steady(tl: Timeline, *, max_reversals: int = 1, after: float = 0.0,
                  f"{n} direction changes, {len(steps(tl, column))} rescales", _hints(hint))
 
 
+def fights(tl: Timeline, *, at_least: int = 3, reason: str = "SuccessfulRescale",
+           hint: str | Sequence[str] | None = None) -> Check:
+    """Two autoscalers overwrite each other: consecutive rescales by different objects to
+    different sizes, at least ``at_least`` times.
+
+    Read from events, not samples: two controllers syncing at the same instant leave only
+    the last write in a per-second sample.
+    """
+    e = tl.events_with(reason).sort_values("time", kind="stable")
+    sizes = e.message.str.extract(r"New size:\s*(\d+)")[0]
+    objects = e.object.tolist()
+    flips = sum(1 for i in range(1, len(e)) if objects[i] != objects[i - 1]
+                and sizes.iloc[i] != sizes.iloc[i - 1])
+    who = sorted(set(objects))
+    return Check(f"autoscalers fight: at least {at_least} alternating rescales",
+                 flips >= at_least, f"{flips} alternations between {', '.join(who) or 'none'}",
+                 _hints(hint))
+
+
 # -- latency, errors, metrics, events --------------------------------------------------
 def p95_below(tl: Timeline, ms: float, *, after: float | None = None,
               until: float | None = None, allow_seconds: float = 0.0,

@@ -106,3 +106,13 @@ def test_require_prints_and_raises_with_hints(capsys):
 def test_require_needs_checks():
     with pytest.raises(Exception, match="no checks"):
         checks.require()
+
+
+def test_fights_reads_alternating_rescale_events():
+    def ev(t, obj, n):
+        return {"time": t, "object": f"HorizontalPodAutoscaler/{obj}", "type": "Normal",
+                "reason": "SuccessfulRescale", "message": f"New size: {n}; reason: x"}
+    fight = [ev(30, "a", 4), ev(45, "b", 3), ev(45, "a", 6), ev(60, "b", 3), ev(60, "a", 6)]
+    calm = [ev(30, "a", 4), ev(45, "a", 6), ev(300, "a", 1)]
+    assert checks.fights(fake_timeline([1] * 10, events=fight), at_least=3).passed
+    assert not checks.fights(fake_timeline([1] * 10, events=calm), at_least=1).passed
