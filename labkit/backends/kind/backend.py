@@ -149,7 +149,7 @@ class KindBackend:
             reading = observe.pa_reading(pa, self._kpa_metrics(rev))
             obj = f"PodAutoscaler/{rev}"
         row = observe.sample_row(now, deployment=deploy, pods=pods, reading=reading,
-                                 stats=self._stats)
+                                 load=self._stats)
         self.recorder.add_sample(row)
         for ev in observe.condition_events(self._conditions, reading.conditions, obj, now):
             self.recorder.add_event(ev["time"], ev["object"], ev["reason"], ev["message"],
@@ -193,8 +193,10 @@ class KindBackend:
                                              kwargs=kwargs, name="labkit-kind-load", daemon=True)
         self._load_thread.start()
 
-    def _on_stats(self, stats: Any) -> None:
-        self._stats = stats
+    def _on_stats(self, stats: Any, row: dict | None = None) -> None:
+        """loadgen.drive calls this about once a second with the stats and a Timeline row."""
+        self._stats = row if row is not None else (stats.row(0.0, stats.num_failures)
+                                                    if hasattr(stats, "row") else None)
 
     def _stop_load(self) -> None:
         self._stop.set()

@@ -319,17 +319,20 @@ def condition_events(previous: Mapping[str, Mapping[str, str]],
 # -- one sample ------------------------------------------------------------------------------------
 def sample_row(time: float, *, deployment: Mapping[str, Any] | None,
                pods: Sequence[Mapping[str, Any]], reading: Reading,
-               stats: Any = None) -> dict[str, Any]:
-    """One Timeline row from one poll (``stats``: the latest locust numbers, or None)."""
+               load: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One Timeline row from one poll; ``load`` is the latest row of :func:`labkit.loadgen.drive`
+    (users, rps, latency_p50/p95/p99, errors) or None when no load runs."""
     spec, ready = deployment_replicas(deployment)
     desired = reading.desired_replicas if reading.desired_replicas is not None else spec
+    load = load or {}
     return {
         "time": time,
-        "users": int(getattr(stats, "users", 0) or 0),
-        "rps": float(getattr(stats, "rps", 0.0) or 0.0),
-        "latency_p50": _ms(stats, "p50"), "latency_p95": _ms(stats, "p95"),
-        "latency_p99": _ms(stats, "p99"),
-        "errors": int(getattr(stats, "failures", 0) or 0),
+        "users": int(load.get("users") or 0),
+        "rps": float(load.get("rps") or 0.0),
+        "latency_p50": _num(load.get("latency_p50")),
+        "latency_p95": _num(load.get("latency_p95")),
+        "latency_p99": _num(load.get("latency_p99")),
+        "errors": int(load.get("errors") or 0),
         "spec_replicas": spec,
         "ready_replicas": ready if deployment else ready_pods(pods),
         "pending_pods": pending_pods(pods),
@@ -341,7 +344,5 @@ def sample_row(time: float, *, deployment: Mapping[str, Any] | None,
     }
 
 
-def _ms(stats: Any, key: str) -> float:
-    value = getattr(stats, key, None)
-    return NAN if value is None or (isinstance(value, float) and math.isnan(value)) else \
-        float(value)
+def _num(value: Any) -> float:
+    return NAN if value is None else float(value)
