@@ -13,13 +13,19 @@ if TYPE_CHECKING:
 
 
 def attach_all(world: "World") -> None:
-    """Create one loop per autoscaler object in the variant (HPAs first, as listed)."""
+    """Create one loop per autoscaler object in the variant, in the order they are listed."""
+    from .keda_loop import KEDALoop
+
     for obj in world.variant.of_kind("HorizontalPodAutoscaler"):
-        spec = hpa_spec_from_manifest(obj.doc)
+        spec = hpa_spec_from_manifest(obj.doc, path=str(obj.path))
         attach_hpa(world, spec, where=f"{obj.path}: HorizontalPodAutoscaler/{obj.name}")
+    for obj in world.variant.of_kind("ScaledObject"):
+        world.autoscalers.append(KEDALoop(world, obj.doc, where=f"{obj.path}: ScaledObject/"
+                                          f"{obj.name}"))
 
 
-def attach_hpa(world: "World", spec, *, where: str = "", start: float | None = None) -> HPALoop:
+def attach_hpa(world: "World", spec, *, where: str = "", start: float | None = None,
+               register: bool = True) -> HPALoop:
     ref = spec.scale_target_ref
     target = world.workloads.get(ref.name)
     if target is None or ref.kind != "Deployment":
@@ -28,5 +34,6 @@ def attach_hpa(world: "World", spec, *, where: str = "", start: float | None = N
                             field="spec.scaleTargetRef")
     loop = HPALoop(world.clock, spec, target, world.metrics, world.recorder, world.hpa_config,
                    start=start)
-    world.autoscalers.append(loop)
+    if register:
+        world.autoscalers.append(loop)
     return loop

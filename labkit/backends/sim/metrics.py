@@ -32,10 +32,14 @@ class MetricsServer:
         self.clock, self.workloads, self.resolution = clock, workloads, resolution
         self._points: dict[str, tuple[float, float]] = {}     # pod -> (time, cumulative CPU)
         self.pod_metrics: dict[str, PodMetric] = {}
+        self.down = False   # a learner "uninstalls" metrics-server (troubleshooting lab)
         self.handle = clock.every(resolution, self.scrape, SCRAPE)
 
     def scrape(self) -> None:
         now = self.clock.now
+        if self.down:
+            self._points, self.pod_metrics = {}, {}
+            return
         points: dict[str, tuple[float, float]] = {}
         metrics: dict[str, PodMetric] = {}
         for w in self.workloads():

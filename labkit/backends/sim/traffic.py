@@ -177,7 +177,9 @@ class Service:
         w.inflight_per_pod = concurrency / n
 
         rel_count = sum(c for _, c in released)
-        if rel_count == 0:
+        if rel_count == 0 and ok <= 0:
+            pcts = [math.nan] * len(_QUANTILES)
+        elif rel_count == 0:
             pcts = [b + s_lo + (s_hi - s_lo) * q + queue_wait * -math.log(1 - q)
                     for q in _QUANTILES]
         else:

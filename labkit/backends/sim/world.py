@@ -46,6 +46,7 @@ class World:
         self.autoscalers: list[Any] = []      # loops with desired_replicas / metric_reading()
         self.entry: Workload | None = None    # the workload that serves the load
         self.buffer: Buffer | None = None
+        self.faults: set[str] = set()         # "metrics-server", "keda-trigger" (see break_)
         self._build()
         self.service = Service(self.entry, params, seed=seed, buffer=self.buffer) \
             if self.entry else None
