@@ -66,9 +66,10 @@ class Lab:
         self.speed.layout.display = None if self.backend.name == "sim" else "none"
         self.trace_path = w.Text(value=trace_path or "", description="trace CSV",
                                  placeholder="time,users or time,rps")
-        self.start_button = w.Button(description="Start", button_style="success", icon="play")
+        self.start_button = w.Button(description="Start", button_style="success", icon="play",
+                                     tooltip="start the run with these settings")
         self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop",
-                                    disabled=True)
+                                    disabled=True, tooltip="end the run now, keeping its data")
         self.status = w.HTML(value=f"ready: {html.escape(self.backend.name)} backend")
         self.profile.observe(self._on_profile, names="value")
         self._on_profile({"new": profile})
