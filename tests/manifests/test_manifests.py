@@ -43,8 +43,8 @@ def test_every_variant_loads_its_objects(variant, refs):
                  id="hpa-v2-course-values"),
     pytest.param("hpa-v1", "Deployment", "app-fastapi",
                  lambda d: d["spec"]["template"]["spec"]["containers"][0]["resources"]
-                 == {"requests": {"cpu": "200m", "memory": "384Mi"},
-                     "limits": {"cpu": "500m", "memory": "512Mi"}},
+                 == {"requests": {"cpu": "200m", "memory": "512Mi"},
+                     "limits": {"cpu": "500m", "memory": "768Mi"}},
                  id="base-requests-and-limits"),
     pytest.param("hpa-v1", "Service", "app-fastapi",
                  lambda d: (d["spec"]["type"], d["spec"]["ports"][0]["nodePort"]) == ("NodePort", 30080),

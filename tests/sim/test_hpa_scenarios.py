@@ -35,10 +35,13 @@ def test_cpu_spike_scales_out_then_back_after_the_stabilization_window():
     assert s[s.time >= first_down + 60].spec_replicas.max() == 1
 
 
+BIG_SPIKE = SPIKE.with_(peak_users=250)
+
+
 def test_behavior_shapes_a_different_staircase_than_the_legacy_path():
     no_behavior = edited("hpa-v2", "HorizontalPodAutoscaler", lambda d: d["spec"].pop("behavior"))
-    with_b = rescales(simulate("hpa-v2", SPIKE, 1200))
-    legacy = rescales(simulate(no_behavior, SPIKE, 1200))
+    with_b = rescales(simulate("hpa-v2", BIG_SPIKE, 1200))
+    legacy = rescales(simulate(no_behavior, BIG_SPIKE, 1200))
     # Legacy scale-up limit: at most max(2c, 4) per sync. Course behavior: max(+100 %, +4 pods)
     # per 30 s, so it reaches the peak in fewer, larger steps.
     ups_l = legacy[legacy.time < SPIKE.start + SPIKE.length]
@@ -47,8 +50,14 @@ def test_behavior_shapes_a_different_staircase_than_the_legacy_path():
     for size in ups_l["size"]:
         assert size <= max(2 * prev, 4)
         prev = size
-    assert len(ups_b) < len(ups_l)
-    assert ups_b["size"].max() == ups_l["size"].max()
+    assert ups_b["size"].max() == ups_l["size"].max() == 10
+    # Somewhere the behavior path takes a step the legacy limit forbids (e.g. 3 -> 7).
+    prev, beyond_legacy = 1, False
+    for size in ups_b["size"]:
+        assert size <= max(2 * prev, prev + 4)
+        beyond_legacy |= size > max(2 * prev, 4)
+        prev = size
+    assert beyond_legacy or len(ups_b) < len(ups_l)
     # Scale-down: 50 % per 60 s with behavior (several steps), one jump without.
     drop = SPIKE.start + SPIKE.length
     downs_b = with_b[with_b.time > drop]
@@ -65,7 +74,7 @@ def test_flapping_needs_a_scale_down_window(window, max_rescales):
     def set_window(doc):
         doc["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] = window
     v = edited("hpa-v2", "HorizontalPodAutoscaler", set_window)
-    wave = Step(steps=tuple((t, 30 if (t // 60) % 2 == 0 else 12) for t in range(0, 1200, 60)),
+    wave = Step(steps=tuple((t, 40 if (t // 60) % 2 == 0 else 12) for t in range(0, 1200, 60)),
                 duration=1200)
     n = len(rescales(simulate(v, wave, 1200)))
     if max_rescales is None:
