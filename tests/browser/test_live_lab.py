@@ -17,7 +17,6 @@ import secrets
 import shutil
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
