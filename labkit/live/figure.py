@@ -318,14 +318,16 @@ class LiveFigure:
         with self._lock:
             if self._read is None:
                 return 0
-            key, rows, events, meta = self._read(len(self.model))
+            since = len(self.model)
+            key, rows, events, meta = self._read(since)
             self.polls += 1
             self._poll_times.append(time.monotonic())
             if key != self._key:  # a new run: start the figure over
                 self.model.reset()
                 self._key = key
                 self._n_events = 0
-                key, rows, events, meta = self._read(0)
+                if since:
+                    key, rows, events, meta = self._read(0)
             if not rows and len(events) == self._n_events and meta == self.model.meta:
                 return 0
             n = self.model.add(rows, events, meta)
