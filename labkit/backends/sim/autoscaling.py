@@ -14,7 +14,24 @@ if TYPE_CHECKING:
 
 def attach_all(world: "World") -> None:
     """Create one loop per autoscaler object in the variant, in the order they are listed."""
+    from ...autoscalers.kserve import inference_service_resources
     from .keda_loop import KEDALoop
+    from .knative_loop import KNATIVE_API, KnativeLoop
+
+    for obj in world.variant.of_kind("InferenceService"):
+        where = f"{obj.path}: InferenceService/{obj.name}"
+        for doc in inference_service_resources(obj.doc):
+            if doc["kind"] == "Service":
+                world.autoscalers.append(KnativeLoop(world, doc, where=where))
+            elif doc["kind"] == "Deployment":
+                world.add_deployment(doc, where=where)
+            elif doc["kind"] == "HorizontalPodAutoscaler":
+                attach_hpa(world, hpa_spec_from_manifest(doc), where=where)
+            elif doc["kind"] == "ScaledObject":
+                world.autoscalers.append(KEDALoop(world, doc, where=where))
+    for obj in world.variant.of_kind("Service", api_version=KNATIVE_API):
+        world.autoscalers.append(KnativeLoop(world, obj.doc, where=f"{obj.path}: "
+                                             f"Service/{obj.name}"))
 
     for obj in world.variant.of_kind("HorizontalPodAutoscaler"):
         spec = hpa_spec_from_manifest(obj.doc, path=str(obj.path))

@@ -76,6 +76,24 @@ class SimBackend:
     def timeline(self) -> Timeline:
         return self.recorder.snapshot()
 
+    #: Faults a lab can inject: what breaks, in the words of the troubleshooting notebook.
+    FAULTS = {"metrics-server": "metrics-server stops serving pod metrics (uninstalled/crashing)",
+              "keda-trigger": "the KEDA trigger's metric source fails (every read errors)"}
+
+    def inject_fault(self, fault: str, active: bool = True) -> None:
+        """Break (or with ``active=False`` repair) one part of the twin; see :attr:`FAULTS`."""
+        if fault not in self.FAULTS:
+            raise BackendError(f"unknown fault {fault!r}; choose one of {', '.join(self.FAULTS)}")
+        if self.world is None:
+            raise BackendError("deploy a variant before injecting a fault")
+        if fault == "metrics-server":
+            self.world.metrics_server.down = active
+        (self.world.faults.add if active else self.world.faults.discard)(fault)
+        if self.world is not None:
+            self.recorder.add_event(self.world.clock.now, "labkit/fault",
+                                    "FaultInjected" if active else "FaultCleared",
+                                    self.FAULTS[fault], "Warning" if active else "Normal")
+
     def describe(self) -> str:
         """The autoscalers' status, as ``kubectl describe hpa`` (and friends) would show it."""
         if self.world is None:
