@@ -71,9 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def app_serve(args: argparse.Namespace) -> int:
-    import app
-    app.serve(host=args.host, port=args.port)
-    return 0
+    from .appserver import serve
+    return serve(host=args.host, port=args.port)
 
 
 def calibrate(args: argparse.Namespace) -> int:

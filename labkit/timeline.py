@@ -65,8 +65,8 @@ class Timeline:
         for col in ("time", "rps", "latency_p50", "latency_p95", "latency_p99",
                     "metric_value", "metric_target"):
             s[col] = pd.to_numeric(s[col], errors="coerce").astype("float64")
-        s["panic_mode"] = s["panic_mode"].fillna(False).astype(bool)
-        s["metric_name"] = s["metric_name"].fillna("").astype(str)
+        s["panic_mode"] = s["panic_mode"].astype(object).fillna(False).astype(bool)
+        s["metric_name"] = s["metric_name"].astype(object).fillna("").astype(str)
         e = pd.DataFrame(list(events), columns=list(EVENT_COLUMNS))
         e["time"] = pd.to_numeric(e["time"], errors="coerce").astype("float64")
         return cls(s, e, dict(meta or {}))
