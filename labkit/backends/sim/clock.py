@@ -13,7 +13,6 @@ import heapq
 import itertools
 import threading
 import time as _time
-from dataclasses import dataclass, field
 from typing import Callable
 
 # Priorities for same-time events (smaller runs first).
@@ -25,13 +24,13 @@ CONTROLLER = 4
 SAMPLE = 9
 
 
-@dataclass(order=True)
 class _Entry:
-    time: float
-    priority: int
-    seq: int
-    fn: Callable[[], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
+    """A scheduled callback; the heap holds ``(time, priority, seq, entry)`` tuples."""
+
+    __slots__ = ("time", "fn", "cancelled")
+
+    def __init__(self, time: float, fn: Callable[[], None]):
+        self.time, self.fn, self.cancelled = time, fn, False
 
 
 class Handle:
@@ -52,16 +51,17 @@ class Clock:
 
     def __init__(self, start: float = 0.0):
         self.now = start
-        self._heap: list[_Entry] = []
+        self._heap: list[tuple[float, int, int, _Entry]] = []
         self._seq = itertools.count()
 
     def at(self, time: float, fn: Callable[[], None], priority: int = POD,
            handle: Handle | None = None) -> Handle:
         """Run ``fn()`` at simulated ``time`` (not earlier than now)."""
         h = handle or Handle()
-        entry = _Entry(max(time, self.now), priority, next(self._seq), fn)
+        t = max(time, self.now)
+        entry = _Entry(t, fn)
         h._entry = entry
-        heapq.heappush(self._heap, entry)
+        heapq.heappush(self._heap, (t, priority, next(self._seq), entry))
         return h
 
     def after(self, delay: float, fn: Callable[[], None], priority: int = POD) -> Handle:
@@ -85,10 +85,11 @@ class Clock:
         """Process events up to and including ``until``; then ``now == until``."""
         wall0, sim0 = _time.monotonic(), self.now
         heap = self._heap
-        while heap and heap[0].time <= until:
+        while heap and heap[0][0] <= until:
             if stop is not None and stop.is_set():
                 return
-            entry = heapq.heappop(heap)
+            item = heapq.heappop(heap)
+            entry = item[3]
             if entry.cancelled:
                 continue
             if speed:
@@ -96,7 +97,7 @@ class Clock:
                 if delay > 0:
                     if stop is not None:
                         if stop.wait(delay):
-                            heapq.heappush(heap, entry)
+                            heapq.heappush(heap, item)
                             return
                     else:
                         _time.sleep(delay)

@@ -23,7 +23,17 @@ from .pods import Pod, Workload
 
 
 def pod_info(pod: Pod) -> PodInfo:
-    """The HPA's view of a pod (what the API server would return)."""
+    """The HPA's view of a pod (what the API server would return), cached per pod state."""
+    key = (pod.phase, pod.deleting, pod.ready, pod.start_time, pod.ready_transition_time)
+    cached = pod.__dict__.get("_info")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    info = _pod_info(pod)
+    pod.__dict__["_info"] = (key, info)
+    return info
+
+
+def _pod_info(pod: Pod) -> PodInfo:
     t = pod.workload.template
     containers = tuple(Container(name=c.name, requests_milli=dict(c.requests_milli))
                        for c in t.containers)

@@ -37,6 +37,7 @@ from .params import TwinParams
 from .pods import Workload
 
 _QUANTILES = (0.5, 0.95, 0.99)
+_EXP_QUANTILES = tuple((q, -math.log(1 - q)) for q in _QUANTILES)
 _MIX_POINTS = 20  # points that represent the steady-state latency distribution in a mixture
 
 
@@ -77,9 +78,11 @@ class Service:
         self.profile_start = 0.0
         self.users = 0.0
         self.last = TickStats(0, 0.0, math.nan, math.nan, math.nan, 0, 0.0, 0.0)
+        self._costs = self._service_times()   # per-request costs change only with the profile
 
     def start(self, profile: LoadProfile | None, now: float) -> None:
         self.profile, self.profile_start = profile, now
+        self._costs = self._service_times()
 
     # -- per-request costs ----------------------------------------------------------
     def _service_times(self) -> tuple[float, float, float, float]:
@@ -98,12 +101,6 @@ class Service:
         s = s_for(mean)
         return s, 1.0 / s, s_for(lo), s_for(hi)
 
-    @property
-    def cpu_ms_per_request(self) -> float:
-        p, prof = self.params, self.profile
-        texts = prof.mean_texts if prof else 50.0
-        return p.cpu_ms_per_request + p.cpu_ms_per_text * texts + self.workload.template.cpu_work_ms
-
     # -- one second -----------------------------------------------------------------
     def tick(self, now: float, dt: float = 1.0) -> TickStats:
         prof = self.profile
@@ -118,7 +115,7 @@ class Service:
         n_users = self.users
         z = prof.mean_wait if prof else 1.0
         b = self.params.base_latency_ms / 1000
-        s, mu, s_lo, s_hi = self._service_times()
+        s, mu, s_lo, s_hi = self._costs
         w = self.workload
         n = w.n_serving
         errors = 0.0
@@ -171,7 +168,7 @@ class Service:
         ok = done * (1 - late)
 
         # CPU and in-flight requests per serving pod.
-        per_pod_cpu = min(done * self.cpu_ms_per_request / n, w.cpu_limit_milli)
+        per_pod_cpu = min(done * s * min(w.cpu_limit_milli, 1000.0) / n, w.cpu_limit_milli)
         w.served_cpu += per_pod_cpu * dt
         concurrency = x * r
         w.inflight_per_pod = concurrency / n
@@ -180,8 +177,8 @@ class Service:
         if rel_count == 0 and ok <= 0:
             pcts = [math.nan] * len(_QUANTILES)
         elif rel_count == 0:
-            pcts = [b + s_lo + (s_hi - s_lo) * q + queue_wait * -math.log(1 - q)
-                    for q in _QUANTILES]
+            pcts = [b + s_lo + (s_hi - s_lo) * q + queue_wait * e
+                    for q, e in _EXP_QUANTILES]
         else:
             points = [(b + s_lo + (s_hi - s_lo) * q + queue_wait * -math.log(1 - q),
                        ok * dt / _MIX_POINTS)

@@ -139,7 +139,7 @@ class World:
             "latency_p99": stats.latency_p99 if stats else math.nan,
             "errors": stats.errors if stats else 0,
             "spec_replicas": w.spec_replicas if w else 0,
-            "ready_replicas": w.ready_replicas if w else 0,
+            "ready_replicas": w.n_serving if w else 0,
             "pending_pods": w.pending_pods if w else 0,
             "desired_replicas": desired,
             "metric_name": name,
