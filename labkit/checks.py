@@ -248,6 +248,17 @@ def p95_below(tl: Timeline, ms: float, *, after: float | None = None,
                  f"{seconds:.0f} s above, worst {worst:.0f} ms", _hints(hint))
 
 
+def p95_above(tl: Timeline, ms: float, *, after: float | None = None,
+              until: float | None = None, hint: str | Sequence[str] | None = None) -> Check:
+    """The per-second p95 latency went above ``ms`` at least once (a cold start's wait)."""
+    s = _series(tl, "latency_p95", after=after, until=until)
+    worst = float(s.latency_p95.max()) if s.latency_p95.notna().any() else math.nan
+    span = f" after t={_fmt(after)}" if after is not None else ""
+    return Check(f"p95 above {ms:.0f} ms at least once{span}", bool(worst > ms),
+                 f"worst {worst:.0f} ms" if not math.isnan(worst) else "no request completed",
+                 _hints(hint))
+
+
 def no_errors(tl: Timeline, *, allow: int = 0, hint: str | Sequence[str] | None = None) -> Check:
     """At most ``allow`` failed requests over the run."""
     n = int(tl.samples["errors"].sum())

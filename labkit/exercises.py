@@ -124,6 +124,8 @@ def check(name: str, manifest: str | dict, *, seed: int = 0) -> ExerciseResult:
 #: The fixed load of the HPA exercises: 2 users, 60 users from t=30 s for 150 s, then 2.
 COURSE_SPIKE = Spike(base_users=2, peak_users=60, start=30, length=150, duration=900)
 _END = COURSE_SPIKE.start + COURSE_SPIKE.length
+#: The quota exercise needs a spike that wants more than 5 pods: 100 users (60 peak at 5).
+QUOTA_SPIKE = Spike(base_users=2, peak_users=100, start=30, length=150, duration=900)
 
 
 def _judge_hpa_quota(tl: Timeline) -> list[c.Check]:
@@ -169,8 +171,10 @@ def _judge_fix_request(tl: Timeline) -> list[c.Check]:
     ]
 
 
-#: Knative/KServe: a short burst, then silence long enough to reach zero.
-BURST = Spike(base_users=0, peak_users=40, start=20, length=100, duration=360)
+#: Knative/KServe: a burst past what one pod serves (~20 rps), then silence long enough to
+#: reach zero. 40 users would not do: ~13 rps stays under the KPA's 7 in flight per pod.
+BURST = Spike(base_users=0, peak_users=100, start=20, length=100, duration=360,
+              spawn_rate=100)
 _BURST_END = BURST.start + BURST.length
 
 
@@ -223,9 +227,9 @@ def _judge_right_size(tl: Timeline) -> list[c.Check]:
 
 
 EXERCISES: dict[str, Exercise] = {e.name: e for e in (
-    Exercise("hpa-quota", "under the course spike, reach 3 pods within 90 s, never run more "
+    Exercise("hpa-quota", "under a 100-user spike, reach 3 pods within 90 s, never run more "
              "than 5 (the quota), and return to 1 pod afterwards", "hpa-v1",
-             "HorizontalPodAutoscaler", COURSE_SPIKE, COURSE_SPIKE.duration, _judge_hpa_quota),
+             "HorizontalPodAutoscaler", QUOTA_SPIKE, QUOTA_SPIKE.duration, _judge_hpa_quota),
     Exercise("gentle-scale-down", "scale out fast under the spike, but never remove more than "
              "1 pod per minute on the way down", "hpa-v2", "HorizontalPodAutoscaler",
              COURSE_SPIKE, COURSE_SPIKE.duration, _judge_gentle_scale_down),

@@ -101,7 +101,7 @@ def sweep(variant: str | Variant, kind: str, path: str, values: Iterable[Any],
         card["p95_ms"] = float(tl.samples.latency_p95.quantile(0.95))
         rows[value] = card
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = path.split(".")[-1]
+    table.index.name = str(_path(path)[-1]).split("/")[-1]
     return table
 
 

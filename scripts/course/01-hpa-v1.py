@@ -147,10 +147,11 @@ print(f"ceil({current} x {seen.metric_value:.0f} / {seen.metric_target:.0f}) = {
 # %% [markdown]
 # ## Exercise: a pod quota
 #
-# Your team may run at most **5 pods** of this app. Edit the HPA below so that, under the
-# same spike, the app reaches 3 pods within 90 s of the spike, never runs more than 5, and
-# returns to 1 pod afterwards. The checker runs your manifest on the twin (always the twin,
-# so the answer is the same for everyone) and judges what the autoscaler *did*.
+# Your team may run at most **5 pods** of this app. Edit the HPA below so that, under a
+# bigger spike (100 users, which would want 8 pods), the app reaches 3 pods within 90 s,
+# never runs more than 5, and returns to 1 pod afterwards. The checker runs your manifest
+# on the twin (always the twin, so the answer is the same for everyone) and judges what the
+# autoscaler *did*.
 
 # %% tags=["exercise"]
 my_hpa = """

@@ -27,9 +27,9 @@
 # %%
 import math
 
-from labkit import checks, exercises, lab, live
+from labkit import checks, exercises, lab, live, whatif
 from labkit.backends.kind.kubectl import kubectl_equivalents
-from labkit.load import Spike, Step
+from labkit.load import Step
 from labkit.manifests import load_variant
 from labkit.scorecard import scorecard
 
@@ -62,7 +62,28 @@ math.ceil(in_flight / (target * utilization))
 
 # %% [markdown]
 # By Little's law, in flight = requests per second × seconds per request: 60 rps at 120 ms
-# is about 7 requests in flight, one pod's worth.
+# is about 7 requests in flight.
+#
+# ## The target must match what one pod can serve
+#
+# Our app is CPU-bound: about 25 ms of CPU per request under a 500m limit, so one pod
+# serves about **20 requests per second**, and at 20 rps × 50 ms it holds only about
+# **one** request at a time. At 7 in flight per pod, six requests are *waiting*. The KPA
+# happily holds that: 60 users (about 20 rps) stay on one pod with a p95 around a second.
+# A what-if on the twin: the same steady load with several values of the `target`
+# annotation.
+
+# %%
+TARGET = 'spec.template.metadata.annotations["autoscaling.knative.dev/target"]'
+steady = Step(steps=((0, 5), (30, 60)), duration=300, spawn_rate=5)
+targets = whatif.sweep("knative", "Service", TARGET, ["1", "2", "10"], steady, 300, seed=seed)
+targets[["pod_seconds", "seconds_over_slo", "p95_ms", "peak_replicas"]]
+
+# %% [markdown]
+# With `target: "10"` the service is cheap and slow; with `"2"` it pays for a second pod
+# and answers in about 200 ms. Measure what one pod serves (notebook 00's load test), then
+# set the target near `in flight at the SLO / 0.7`. The course keeps `"10"` so that you
+# can see the next effect: a burst that overwhelms one pod.
 #
 # ## Panic mode
 #
@@ -73,7 +94,8 @@ math.ceil(in_flight / (target * utilization))
 # the threshold was crossed.
 
 # %%
-burst = Step(steps=((0, 0), (20, 40), (120, 0), (300, 1)), duration=duration)
+burst = Step(steps=((0, 0), (20, 100), (120, 0), (300, 1)), duration=duration,
+             spawn_rate=100)   # 100 users at once (~33 rps): more than one pod serves
 tl = lab.run("knative", burst, duration, backend=backend, speed=speed, seed=seed)
 live.show(tl)
 
@@ -87,13 +109,23 @@ print("\n".join(kubectl_equivalents("knative")))
 panic = tl.samples[tl.samples.panic_mode]
 (panic.time.min(), panic.time.max()) if len(panic) else "no panic"
 
+# %%
+tl.events_with("ScalingReplicaSet")[["time", "message"]].head(4)
+
+# %% [markdown]
+# The one pod's queue explodes within a second, the panic window sees it, and the KPA jumps
+# to several pods in a few seconds (it may at most multiply the pods by
+# `max-scale-up-rate`, 1000, per decision). The new pods need a few seconds to start, so
+# the p95 of the first seconds is bad anyway: panic shortens the pain, it cannot remove it.
+
 # %% [markdown]
 # ## Scale to zero and the cold start
 #
-# When the stable window has seen no request for 60 s, the KPA wants 0 pods. The last pod
-# still stays for `scale-to-zero-pod-retention-period` (30 s here) and the activator must be
-# in the request path first (the scale-to-zero grace period, 30 s by default). Then the
-# Deployment goes to 0 and costs nothing.
+# When the stable window has seen no request for 60 s, the KPA wants 0 pods. The course
+# also sets `scale-down-delay: 30s` (a decision to go down must hold for 30 s) and
+# `scale-to-zero-pod-retention-period: 30s`, and the activator must be in the request path
+# first (the grace period). Expect zero about two minutes after the last request. Then the
+# Deployment costs nothing.
 #
 # The next request pays. It lands on the **activator**, which holds it, pokes the
 # autoscaler, and forwards it once a new pod is Ready: scheduling, container start, model
@@ -109,7 +141,8 @@ cold = scorecard(tl)
 (zero.time.min() if len(zero) else None), cold["cold_starts"], lonely.latency_p95.max()
 
 # %% [markdown]
-# The first response after zero took far longer than a warm one (about 50 ms): that is the
+# The first response after zero took seconds instead of about 50 ms (the `ColdStart` event
+# marks it): scheduling, the 5 s model load and the readiness probe. That is the
 # cold-start penalty. Scale to zero trades it for paying nothing while idle. For an
 # interactive model API, a `min-scale: "1"` floor is often the better deal; for a nightly
 # batch endpoint, zero wins.
@@ -121,7 +154,10 @@ cold = scorecard(tl)
 # `scaleTarget` become the `metric` and `target` annotations, `maxReplicas` becomes
 # `max-scale`, and `minReplicas` becomes `min-scale`. The trap: KServe **defaults
 # `minReplicas` to 1**, so an InferenceService never reaches zero unless you write
-# `minReplicas: 0`, whatever Knative annotations you add.
+# `minReplicas: 0`, whatever Knative annotations you add. It also sets no
+# `scale-down-delay`: when panic ends, the KPA may drop from 6 pods to 1 at once, and with
+# our too-high target that one pod is overloaded again (run it with `lab.run("kserve", ...)`
+# and watch it bounce).
 
 # %%
 print(exercises.manifest_of("kserve", "InferenceService"))
@@ -168,7 +204,10 @@ spec:
     containers:
       - name: kserve-container
         image: labkit/app:0.1.0
-        resources: {requests: {cpu: 200m, memory: 256Mi}, limits: {cpu: 500m, memory: 512Mi}}
+        env:
+          - {name: APP_CPU_WORK_MS, value: "20"}     # ~25 ms of CPU per request
+          - {name: APP_STARTUP_DELAY_S, value: "5"}  # model load
+        resources: {requests: {cpu: 200m, memory: 512Mi}, limits: {cpu: 500m, memory: 768Mi}}
 """
 
 # %% tags=["solution"]
@@ -188,7 +227,10 @@ spec:
     containers:
       - name: kserve-container
         image: labkit/app:0.1.0
-        resources: {requests: {cpu: 200m, memory: 256Mi}, limits: {cpu: 500m, memory: 512Mi}}
+        env:
+          - {name: APP_CPU_WORK_MS, value: "20"}     # ~25 ms of CPU per request
+          - {name: APP_STARTUP_DELAY_S, value: "5"}  # model load
+        resources: {requests: {cpu: 200m, memory: 512Mi}, limits: {cpu: 500m, memory: 768Mi}}
 """
 
 # %%
@@ -198,7 +240,9 @@ result
 # %% [markdown]
 # ## Summary
 #
-# - The KPA scales on requests in flight per pod, aiming at target × 70 %.
+# - The KPA scales on requests in flight per pod, aiming at target × 70 %; the target must
+#   match what one pod serves, or requests wait in the pods while the KPA sees no reason
+#   to scale.
 # - A 6 s panic window catches bursts; panic holds the pod count for 60 s after the burst.
 # - Scale to zero needs a full quiet stable window plus retention and grace; the next
 #   request pays a cold start through the activator.
@@ -214,9 +258,16 @@ result
 
 # %% tags=["verification"]
 checks.require(
-    checks.reached(tl, 2, within=60, after=20),
-    checks.panicked(tl, within=30, after=20),
+    checks.Check("a lower target serves 60 users faster, with more pods",
+                 targets.p95_ms["2"] < targets.p95_ms["10"] / 2
+                 and targets.peak_replicas["2"] > targets.peak_replicas["10"],
+                 f"p95 {targets.p95_ms['2']:.0f} vs {targets.p95_ms['10']:.0f} ms"),
+    checks.panicked(tl, within=15, after=20),
+    checks.reached(tl, 5, within=15, after=20, column="spec_replicas"),
+    checks.stays_at_least(tl, 1, after=120, until=180),      # the 60 s stable window
     checks.back_to(tl, 0, within=150, after=120),
+    checks.event_seen(tl, "ColdStart", after=300),
+    checks.p95_above(tl, 3000, after=300),                   # the cold start, measured
     checks.reached(tl, 1, within=30, after=300),
     result,
 )
