@@ -111,6 +111,7 @@ class FakeApi:
         self.applied: list[str] = []
         self.deleted: list[str] = []
         self.missing_kinds: set[str] = set()
+        self.ready_on_apply = False   # Deployments report all replicas ready once applied
 
     def _check(self, kind: str) -> None:
         from labkit.errors import BackendError
@@ -140,7 +141,10 @@ class FakeApi:
     def apply(self, doc, namespace):
         self._check(doc["kind"])
         self.applied.append(f"{doc['kind']}/{doc['metadata']['name']}")
-        self.put(dict(doc), namespace)
+        doc = copy.deepcopy(dict(doc))
+        if self.ready_on_apply and doc["kind"] == "Deployment":
+            doc["status"] = {"readyReplicas": doc.get("spec", {}).get("replicas", 1)}
+        self.put(doc, namespace)
         return doc
 
     def delete(self, api_version, kind, name, namespace):

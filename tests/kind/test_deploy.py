@@ -1,0 +1,163 @@
+"""Server-side apply, readiness and clean removal against an in-memory API; KindBackend polls."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.backends.kind import deploy as d
+from labkit.backends.kind.backend import KindBackend
+from labkit.backends.kind.kubectl import kubectl_equivalents, load_url
+from labkit.errors import BackendError
+from labkit.manifests import load_variant
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+    def sleep(self, s):
+        self.t += s
+
+
+def _ready(api, name="app-fastapi", replicas=1):
+    doc = api.objects[("Deployment", "default", name)]
+    doc["status"] = {"readyReplicas": replicas}
+
+
+@pytest.mark.parametrize("variant, refs", [
+    pytest.param("hpa-v1", ["Deployment/app-fastapi", "Service/app-fastapi",
+                            "HorizontalPodAutoscaler/app-fastapi"], id="hpa-v1"),
+    pytest.param("keda", ["Deployment/app-fastapi", "Service/app-fastapi",
+                          "Deployment/app-gateway", "Service/app-gateway",
+                          "ScaledObject/app-fastapi"], id="keda"),
+])
+def test_apply_variant_applies_every_object_in_order(api, variant, refs):
+    assert d.apply_variant(api, load_variant(variant)) == refs
+    assert api.applied == refs
+
+
+def test_wait_ready_times_out_naming_what_is_not_ready(api):
+    v = load_variant("hpa-v1")
+    d.apply_variant(api, v)
+    clock = Clock()
+    with pytest.raises(BackendError, match=r"Deployment/app-fastapi: 0/1 replicas ready"):
+        d.wait_ready(api, v, timeout=10, clock=clock, sleep=clock.sleep)
+    _ready(api)
+    d.wait_ready(api, v, timeout=10, clock=clock, sleep=clock.sleep)
+
+
+def test_wait_ready_waits_for_knative_ready_condition(api, fixture):
+    v = load_variant("knative")
+    d.apply_variant(api, v)
+    clock = Clock()
+    with pytest.raises(BackendError, match="Service/app-knative: no status yet"):
+        d.wait_ready(api, v, timeout=4, clock=clock, sleep=clock.sleep)
+    api.put(fixture("knative-service.json"))
+    d.wait_ready(api, v, timeout=4, clock=clock, sleep=clock.sleep)
+
+
+def test_remove_deletes_autoscaler_first_and_sweeps_labelled_leftovers(api):
+    d.apply_variant(api, load_variant("hpa-v2"))
+    api.put({"apiVersion": "apps/v1", "kind": "Deployment",
+             "metadata": {"name": "left-over", "labels": {"app.kubernetes.io/part-of": "labkit"}}})
+    api.missing_kinds = {"InferenceService", "ScaledObject"}   # add-ons not installed
+    deleted = d.remove_variant(api, load_variant("hpa-v2"), clock=Clock(), sleep=lambda s: None)
+    assert deleted[0] == "HorizontalPodAutoscaler/app-fastapi"
+    assert set(deleted) == {"HorizontalPodAutoscaler/app-fastapi", "Deployment/app-fastapi",
+                            "Deployment/left-over", "Service/app-fastapi"}
+    assert not api.objects
+
+
+def test_remove_times_out_when_pods_linger(api):
+    api.put({"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": "p", "labels": {"app.kubernetes.io/part-of": "labkit"}}})
+    clock = Clock()
+    with pytest.raises(BackendError, match="1 pod"):
+        d.remove_variant(api, None, timeout=6, clock=clock, sleep=clock.sleep)
+
+
+@pytest.mark.parametrize("variant, autoscaler, deployment, hpa", [
+    pytest.param("hpa-v1", "hpa", "app-fastapi", "app-fastapi", id="hpa-v1"),
+    pytest.param("hpa-v2", "hpa", "app-fastapi", "app-fastapi", id="hpa-v2"),
+    pytest.param("keda", "keda", "app-fastapi", "keda-hpa-app-fastapi", id="keda"),
+    pytest.param("knative", "kpa", None, None, id="knative"),
+    pytest.param("kserve", "kpa", None, None, id="kserve"),
+])
+def test_watch_spec_per_variant(variant, autoscaler, deployment, hpa):
+    s = d.watch_spec(load_variant(variant))
+    assert (s.autoscaler, s.deployment, s.hpa) == (autoscaler, deployment, hpa)
+    if deployment:
+        assert s.pod_selector == "app=app-fastapi"
+
+
+def test_knative_revision_resolves_to_its_deployment(api, fixture):
+    api.put(fixture("knative-service.json"))
+    s = d.resolve(d.watch_spec(load_variant("knative")), api)
+    assert s.deployment == "app-knative-00001-deployment"
+    assert s.pod_selector == "serving.knative.dev/revision=app-knative-00001"
+
+
+def test_kserve_watches_the_predictor_service():
+    assert d.watch_spec(load_variant("kserve")).knative_service == "custom-model-predictor"
+
+
+def test_backend_poll_turns_objects_into_samples_and_events(api, fixture):
+    b = KindBackend(api=api, auto_up=False, show_kubectl=False)
+    api.ready_on_apply = True
+    v = b.deploy("hpa-v2")
+    assert api.applied[-1] == "HorizontalPodAutoscaler/app-fastapi" and v.name == "hpa-v2"
+    api.put(fixture("deployment.json"))
+    api.put(fixture("hpa-v2-scaling.json"))
+    for pod in fixture("pods.json")["items"]:
+        api.put(pod)
+    b._t0, b._start_wall = 0.0, __import__("datetime").datetime(2026, 11, 28, 10, 0,
+                                                               tzinfo=__import__("datetime").timezone.utc)
+    for ev in fixture("events.json")["items"]:
+        api.put(ev)
+    b._on_stats(None, {"users": 10, "rps": 4.0, "latency_p50": 20.0, "latency_p95": 40.0,
+                       "latency_p99": 60.0, "errors": 0})
+    row = b.poll()
+    assert (row["desired_replicas"], row["ready_replicas"], row["pending_pods"]) == (4, 2, 1)
+    tl = b.timeline()
+    assert len(tl) == 1 and tl.meta["variant"] == "hpa-v2"
+    assert len(tl.events_with("SuccessfulRescale")) == 2
+    assert "ValidMetricFound" in set(tl.events.reason)
+    b.poll()
+    assert len(b.timeline().events_with("SuccessfulRescale")) == 2   # not repeated
+    b.close()
+
+
+def test_run_before_deploy_says_what_to_do(api):
+    with pytest.raises(BackendError, match="deploy"):
+        KindBackend(api=api, auto_up=False).run(1)
+
+
+def test_backend_is_registered_for_pick():
+    from labkit.backends import base
+    base._load_builtin()
+    assert base._FACTORIES["kind"] is KindBackend
+
+
+@pytest.mark.parametrize("variant, url, host", [
+    pytest.param("hpa-v1", "http://127.0.0.1:30080", None, id="hpa-v1"),
+    pytest.param("keda", "http://127.0.0.1:30081", None, id="keda"),
+    pytest.param("knative", "http://127.0.0.1:31080", "app-knative.default.example.com",
+                 id="knative"),
+    pytest.param("kserve", "http://127.0.0.1:31080", "custom-model.default.example.com",
+                 id="kserve"),
+])
+def test_load_goes_through_kinds_loopback_port_mappings(variant, url, host):
+    got, headers = load_url(variant)
+    assert got == url and headers.get("Host") == host
+
+
+def test_kubectl_equivalents():
+    lines = kubectl_equivalents("hpa-v1")
+    assert lines[0] == "kubectl apply --server-side -k manifests/hpa-v1"
+    assert "kubectl get hpa -w" in lines and "kubectl describe hpa app-fastapi" in lines
+    assert lines[-1] == "kubectl delete -k manifests/hpa-v1 --wait"
+    assert any("Host: app-knative.default.example.com" in l for l in kubectl_equivalents("knative"))
+    assert "kubectl describe scaledobject app-fastapi" in kubectl_equivalents("keda")
