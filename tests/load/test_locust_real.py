@@ -14,11 +14,16 @@ from labkit.loadgen import LocustProcess, drive
 from labkit.timeline import TimelineRecorder
 
 
+#: Processes other test modules keep for the whole session (e.g. tests/app's servers).
+_BEFORE: set[int] = set()
+
+
 def leftovers(keep: AppServer | None = None) -> list[str]:
-    """Our descendants that are locust or the app, except ``keep`` (none may be left)."""
+    """Our descendants that are locust or the app, except ``keep`` and those that were
+    already running before this module started (none may be left)."""
     found = []
     for p in psutil.Process().children(recursive=True):
-        if keep is not None and p.pid == keep.proc.pid:
+        if (keep is not None and p.pid == keep.proc.pid) or p.pid in _BEFORE:
             continue
         try:
             cmd = " ".join(p.cmdline())
@@ -31,6 +36,7 @@ def leftovers(keep: AppServer | None = None) -> list[str]:
 
 @pytest.fixture(scope="module")
 def app():
+    _BEFORE.update(p.pid for p in psutil.Process().children(recursive=True))
     with AppServer() as server:
         yield server
     assert leftovers() == []
