@@ -40,6 +40,8 @@ def _doctor(p: argparse.ArgumentParser) -> None:
 def _up(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="hpa", choices=["hpa", "knative", "kserve", "keda", "all"],
                    help="which add-ons to install (default hpa)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print every step (commands, manifest URLs, waits) without running them")
 
 
 def _validate(p: argparse.ArgumentParser) -> None:

@@ -39,7 +39,10 @@ def doctor(args: argparse.Namespace) -> int:
 
 
 def up(args: argparse.Namespace) -> int:
-    from .backends.kind.cluster import up as cluster_up
+    from .backends.kind.cluster import install_plan, up as cluster_up
+    if args.dry_run:   # what a fresh `up` would do; needs no Docker or kind
+        print(install_plan(args.profile).describe())
+        return 0
     cluster_up(args.profile)
     return 0
 
