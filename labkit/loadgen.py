@@ -94,7 +94,7 @@ class LocustProcess:
 
     def __init__(self, target_url: str, *, locustfile: str | Path | None = None,
                  allow_remote: bool = False, web_port: int | None = None,
-                 startup_timeout: float = 30.0):
+                 startup_timeout: float = 30.0, env: dict[str, str] | None = None):
         self.target_url = _procs.check_target(target_url, allow_remote=allow_remote)
         self.locustfile = Path(locustfile or DEFAULT_LOCUSTFILE)
         if not self.locustfile.is_file():
@@ -102,6 +102,7 @@ class LocustProcess:
                               "path of one (the app ships app/locustfile.py)")
         self.web_port = web_port or _procs.free_port()
         self.startup_timeout = startup_timeout
+        self.extra_env = dict(env or {})   # LOCUST_* settings read by the locustfile
         self.proc = None
         self.log_path: str | None = None
         self._http = httpx.Client(base_url=f"http://127.0.0.1:{self.web_port}", timeout=5.0)
@@ -111,7 +112,7 @@ class LocustProcess:
         cmd = [sys.executable, "-m", "locust", "-f", str(self.locustfile),
                "--web-host", "127.0.0.1", "--web-port", str(self.web_port),
                "-H", self.target_url]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
         with os.fdopen(fd, "wb") as log:
             self.proc = _procs.spawn(cmd, env=env, log=log)
         _procs.wait_http(f"http://127.0.0.1:{self.web_port}/", self.proc,
@@ -178,7 +179,8 @@ StatsCallback = Callable[[LocustStats, dict[str, Any]], None]
 def drive(profile: LoadProfile, target_url: str, *, on_stats: StatsCallback | None = None,
           recorder: TimelineRecorder | None = None, stop: threading.Event | None = None,
           allow_remote: bool = False, locustfile: str | Path | None = None,
-          interval: float = 1.0, grace: float = 5.0, rps_window: float = 5.0) -> Timeline:
+          interval: float = 1.0, grace: float = 5.0, rps_window: float = 5.0,
+          headers: dict[str, str] | None = None) -> Timeline:
     """Follow ``profile`` with real locust users against ``target_url``; return the Timeline.
 
     Each ``interval`` seconds: set locust's user count to ``round(profile.users_at(t))``
@@ -186,14 +188,21 @@ def drive(profile: LoadProfile, target_url: str, *, on_stats: StatsCallback | No
     ``recorder`` and call ``on_stats(stats, row)``. The run is bounded: it ends after
     ``profile.duration`` seconds (or when ``stop`` is set), and locust gets ``grace`` seconds
     to exit. Locust is stopped on return, on an exception and on KeyboardInterrupt.
+    The profile's think time and ``headers`` (only ``Host`` is supported, for Kourier) reach
+    the locustfile as ``LOCUST_*`` environment variables.
     """
+    env = {"LOCUST_WAIT_MIN": str(profile.wait_min), "LOCUST_WAIT_MAX": str(profile.wait_max)}
+    for name, value in (headers or {}).items():
+        if name.lower() != "host":
+            raise LabkitError(f"drive(headers=...): only a Host header is supported, not {name}")
+        env["LOCUST_HOST_HEADER"] = value
     _procs.check_target(target_url, allow_remote=allow_remote)
     rec = recorder if recorder is not None else TimelineRecorder()
     rec.meta.setdefault("backend", "locust")
     rec.meta.update(target=target_url, profile=profile.describe())
     stop = stop or threading.Event()
     with LocustProcess(target_url, locustfile=locustfile, allow_remote=allow_remote,
-                       startup_timeout=max(grace, 10.0) * 3) as locust:
+                       startup_timeout=max(grace, 10.0) * 3, env=env) as locust:
         t0 = time.monotonic()
         users: int | None = None
         failures = 0

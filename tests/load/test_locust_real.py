@@ -93,3 +93,20 @@ def test_locust_api_by_hand(app):
         locust.stop()
         assert locust.proc.poll() is None
     assert leftovers(app) == []
+
+
+def test_only_a_host_header_can_be_passed_to_locust():
+    import pytest as _pytest
+    from labkit.errors import LabkitError
+    with _pytest.raises(LabkitError, match="only a Host header"):
+        drive(profile("constant", users=1, duration=1), "http://127.0.0.1:9",
+              headers={"Authorization": "x"})
+
+
+def test_host_header_and_think_time_reach_the_locustfile_environment():
+    lp = LocustProcess("http://127.0.0.1:9", env={"LOCUST_HOST_HEADER": "app-knative.default."
+                                                  "example.com", "LOCUST_WAIT_MIN": "0.5"})
+    try:
+        assert lp.extra_env["LOCUST_HOST_HEADER"] == "app-knative.default.example.com"
+    finally:
+        lp.close()
