@@ -49,3 +49,9 @@ def test_import_rules(path: Path):
         own = {m for m in mods if m.startswith("labkit")}
         assert all(m.startswith("labkit.autoscalers") or m == "labkit.errors" for m in own), \
             f"the pure rules import only each other and labkit.errors, not {own}"
+
+
+def test_public_names_resolve():
+    import labkit
+    for name in labkit.__all__:
+        assert getattr(labkit, name) is not None, name
