@@ -1,0 +1,32 @@
+"""``pick("auto")`` says which backend it chose, in one line, and falls back to the twin."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit import doctor
+from labkit.backends import base
+from labkit.backends.sim import SimBackend
+from labkit.errors import BackendError, LabkitError
+
+
+def test_auto_uses_the_twin_when_kind_cannot_work(monkeypatch, capsys):
+    monkeypatch.setattr(doctor, "kind_usable", lambda: (False, "Docker is not running"))
+    b = base.pick("auto")
+    assert isinstance(b, SimBackend)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "twin" in out[0] and "Docker is not running" in out[0]
+
+
+def test_unknown_backend_names_the_choices():
+    with pytest.raises(LabkitError, match="choose auto"):
+        base.pick("minikube", quiet=True)
+
+
+def test_running_before_deploying_says_what_to_do():
+    with pytest.raises(BackendError, match="deploy"):
+        SimBackend().run(10)
+
+
+def test_the_twin_implements_the_backend_protocol():
+    assert isinstance(SimBackend(), base.Backend)
