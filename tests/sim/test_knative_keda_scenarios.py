@@ -104,3 +104,21 @@ def test_keda_falls_back_to_fixed_replicas_when_the_metric_source_fails():
     assert len(tl.events_with("ScaledObjectFallbackActivated")) == 1
     keda = b.world.autoscalers[0]
     assert keda.condition("Fallback").status == "True"
+
+
+def test_kserve_standard_mode_runs_through_the_hpa():
+    def standard(doc):
+        doc["metadata"].setdefault("annotations", {})[
+            "serving.kserve.io/deploymentMode"] = "Standard"
+        doc["spec"]["predictor"].update(minReplicas=1, maxReplicas=5, scaleMetric="cpu",
+                                        scaleTarget=50)
+    v = edited("kserve", "InferenceService", standard)
+    b = SimBackend()
+    b.deploy(v)
+    b.load(Constant(users=100, duration=300))
+    tl = b.run(300)
+    hpa = b.world.autoscalers[0]
+    assert hpa.spec.behavior is not None            # KServe sets an empty behavior: defaults
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (1, 5)
+    assert tl.samples.spec_replicas.max() == 5
+    assert tl.events_with("SuccessfulRescale").message.str.contains("cpu resource").any()
