@@ -196,6 +196,8 @@ checks.require(
     checks.reached(tl, 1, within=30, after=20),
     checks.reached(tl, 3, within=90, after=20),
     checks.event_seen(tl, "KEDAScaleTargetActivated"),
+    checks.stays_at_least(tl, 1, after=burst_end, until=burst_end + 60),   # the cooldown
+    checks.event_seen(tl, "KEDAScaleTargetDeactivated", after=burst_end + 60),
     checks.back_to(tl, 0, within=120, after=burst_end),
     result,
 )

@@ -60,6 +60,7 @@ SCORECARD_KEYS
 
 # %%
 table = compare(runs)
+cost, pain = table.pod_seconds, table.cold_starts
 table
 
 # %%
@@ -88,6 +89,7 @@ targets = [30, 50, 70, 90, 120]
 path = "spec.metrics[0].resource.target.averageUtilization"
 sweep = whatif.sweep("hpa-v2", "HorizontalPodAutoscaler", path, targets, busy,
                      busy.duration, seed=seed)
+low, high = sweep.loc[30], sweep.loc[120]
 sweep[["pod_seconds", "seconds_over_slo", "p95_ms", "peak_replicas"]]
 
 # %%
@@ -175,8 +177,6 @@ result
 # ## Verification
 
 # %% tags=["verification"]
-cost, pain = table.pod_seconds, table.cold_starts
-low, high = sweep.loc[30], sweep.loc[120]
 checks.require(
     [checks.reached(tl, 2, within=60, after=spike_start) for tl in runs.values()],
     [checks.back_to(runs[v], 0, within=180, after=spike_end) for v in ("knative", "keda")],

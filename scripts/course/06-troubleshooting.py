@@ -82,15 +82,20 @@ int(broken.samples.spec_replicas.max()), int(broken.samples.metric_value.notna()
 
 # %% [markdown]
 # **Cause B:** metrics-server is missing (or cannot reach the kubelets: on kind it needs
-# `--kubelet-insecure-tls`). `kubectl top pods` then fails too. On the twin we make
-# metrics-server never deliver a sample:
+# `--kubelet-insecure-tls`). `kubectl top pods` then fails too. On the twin we break it on
+# purpose (on kind: `kubectl -n kube-system delete deploy metrics-server`):
 
 # %%
-sim = SimBackend(seed=seed, params={"metric_resolution_s": 10 * duration})
+sim = SimBackend(seed=seed)
 sim.deploy("hpa-v1")
 sim.load(spike)
+sim.inject_fault("metrics-server")
 no_metrics = sim.run(duration)
 no_metrics.events[["time", "reason", "message"]].drop_duplicates("reason", keep="last")
+
+# %% [markdown]
+# The message differs from cause A: `no metrics returned from resource metrics API`
+# instead of `missing request for cpu`. That is how you tell them apart.
 
 # %% [markdown]
 # **Fix.** Set `resources.requests.cpu` on every container of the pod; check
@@ -149,7 +154,12 @@ checks.reversals(flap), len(flap.events_with("SuccessfulRescale"))
 MIN_SCALE = 'spec.template.metadata.annotations["autoscaling.knative.dev/min-scale"]'
 pinned = whatif.run(whatif.variant_with("knative", "Service", {MIN_SCALE: "1"}), burst,
                     duration, seed=seed)
-int(pinned.samples.ready_replicas.iloc[-1])
+shipped = whatif.run(load_variant("knative"), burst, duration, seed=seed)
+int(pinned.samples.ready_replicas.iloc[-1]), int(shipped.samples.ready_replicas.iloc[-1])
+
+# %% [markdown]
+# The shipped Service (`min-scale: "0"`) is at zero by the end of the run; the pinned one
+# still pays for a pod. `kubectl get podautoscalers` shows `DESIRED 1` for it forever.
 
 # %% [markdown]
 # **Fix.** `min-scale: "0"` (and `minReplicas: 0` on an InferenceService); check that
@@ -203,8 +213,8 @@ fight.events_with("SuccessfulRescale")[["time", "object", "message"]].head(10)
 
 # %% tags=["exercise"]
 my_deployment = exercises.manifest_of("hpa-v1", "Deployment")
-my_deployment = my_deployment.replace("cpu: 200m\n", "").replace("cpu: 500m\n", "")
-print(my_deployment[my_deployment.index("resources"):][:120])   # no cpu left
+my_deployment = "\n".join(line for line in my_deployment.splitlines() if "cpu:" not in line)
+print(my_deployment[my_deployment.index("resources"):].split("readinessProbe")[0])  # no cpu
 
 # %% tags=["solution"]
 my_deployment = exercises.manifest_of("hpa-v1", "Deployment")   # requests.cpu: 200m is back
@@ -237,11 +247,13 @@ checks.require(
     checks.never_exceeds(broken, 1),
     checks.Check("a limit without a request scales late", late.samples.spec_replicas.max() < 4,
                  f"peak {late.samples.spec_replicas.max()} pods"),
-    checks.no_event(no_metrics, "SuccessfulRescale"),
+    checks.event_seen(no_metrics, "FailedGetResourceMetric", contains="no metrics returned"),
+    checks.metric_unknown(no_metrics),
     checks.Check("port-forward: latency stays high with more pods", projection.attrs["stuck"],
                  projection.attrs["summary"]),
     checks.flaps(flap, at_least=2),
     checks.stays_at_least(pinned, 1, after=20, column="ready_replicas"),
+    checks.back_to(shipped, 0, within=180, after=100),
     checks.fights(fight, at_least=3),
     result,
 )

@@ -37,30 +37,3 @@ def make_notebook(path, cells: Sequence[tuple[str, str, Sequence[str]]]) -> str:
         nb.cells.append(cell)
     nbformat.write(nb, str(path))
     return str(path)
-
-
-def twin_runs(variant: str) -> tuple[bool, str]:
-    """Whether the twin can run ``variant`` yet (Knative and KEDA land after the HPA)."""
-    from labkit.backends.sim import SimBackend
-    from labkit.errors import LabkitError
-
-    try:
-        b = SimBackend()
-        v = b.deploy(variant)
-        b.run(1)
-    except LabkitError as e:
-        return False, f"the twin does not run {variant} yet: {e}"
-    scalers = [o.ref for o in v.objects if o.kind in AUTOSCALER_KINDS]
-    if scalers and not b.world.autoscalers:
-        return False, f"the twin does not attach {', '.join(scalers)} ({variant}) yet"
-    return True, ""
-
-
-AUTOSCALER_KINDS = ("HorizontalPodAutoscaler", "ScaledObject", "InferenceService")
-
-
-#: Variants each course notebook needs from the twin.
-NEEDS = {"00-setup.ipynb": ["base"], "01-hpa-v1.ipynb": ["hpa-v1"],
-         "02-hpa-v2.ipynb": ["hpa-v2"], "03-knative-kserve.ipynb": ["knative", "kserve"],
-         "04-keda.ipynb": ["keda"], "05-compare.ipynb": ["knative", "kserve", "keda"],
-         "06-troubleshooting.ipynb": ["knative", "keda"]}

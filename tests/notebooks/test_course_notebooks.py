@@ -1,8 +1,8 @@
 """The course itself: every notebook runs headless on the twin and keeps its shape.
 
 `labkit verify --backend sim` executes them all once (module fixture); nbval runs them again
-the way `pytest --nbval-lax notebooks/` does in CI. Notebooks whose variants the twin does
-not run yet are skipped with that reason.
+the way `pytest --nbval-lax notebooks/` does in CI. The twin runs every variant (HPA,
+Knative, KServe, KEDA), so no notebook is skipped.
 """
 
 from __future__ import annotations
@@ -15,32 +15,19 @@ import pytest
 
 from labkit import student
 from labkit.verify import REPO, course_notebooks, verify
-from nbhelpers import NEEDS, twin_runs
 
 NOTEBOOKS = course_notebooks()
 NAMES = [p.name for p in NOTEBOOKS]
 
 
-def _runnable(name: str) -> tuple[bool, str]:
-    for variant in NEEDS.get(name, []):
-        ok, why = twin_runs(variant)
-        if not ok:
-            return False, why
-    return True, ""
-
-
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    runnable = [p for p in NOTEBOOKS if _runnable(p.name)[0]]
     out = tmp_path_factory.mktemp("executed")
-    return {r.notebook: r for r in verify(runnable, backend="sim", out=out)}
+    return {r.notebook: r for r in verify(NOTEBOOKS, backend="sim", out=out)}
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_verifies_on_the_twin(executed, name):
-    ok, why = _runnable(name)
-    if not ok:
-        pytest.skip(why)
     r = executed[name]
     assert r.passed, f"{name} failed at {r.failing_cell} (executed copy: {r.output})"
 
@@ -84,8 +71,7 @@ def test_student_copies_leak_no_solution(tmp_path):
 
 
 def test_nbval_lax_runs_the_course():
-    runnable = [str(p) for p in NOTEBOOKS if _runnable(p.name)[0]]
     r = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p",
-                        "no:cacheprovider", *runnable], cwd=REPO, capture_output=True,
+                        "no:cacheprovider", *map(str, NOTEBOOKS)], cwd=REPO, capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:]
