@@ -72,8 +72,7 @@ live.compare_figure(runs)
 # reacts within seconds to requests in flight and drops to zero after the burst: cheapest,
 # but the user at t = 330 s pays a cold start of several seconds. KEDA sits in between: its
 # zero comes with the cooldown, its 1 ↔ N from an HPA, and waking it also costs a pod start
-# (the `cold_starts` column counts Knative's activator only; KEDA's wait shows in the
-# seconds over the SLO).
+# (a cold start too: the gateway holds the request while the first pod starts).
 
 # %% [markdown]
 # ## What-if: one setting against cost and latency

@@ -79,6 +79,9 @@ def test_keda_goes_to_zero_after_cooldown_while_its_hpa_says_min_1_and_activates
     assert 120 + cooldown < down.time.iloc[0] <= 125 + cooldown + keda.so.polling_interval
     assert up.time.iloc[0] <= 500 + keda.so.polling_interval + 1
     assert "from 0 to 1" in up.message.iloc[0]
+    # The gateway held that request while the pod started: a cold start, as with Knative.
+    cold = tl.events_with("ColdStart")
+    assert (cold.time >= 500).sum() == 1 and "KEDA gateway" in cold.message.iloc[-1]
     # While at zero the HPA is idle, as upstream: ScalingActive=False, ScalingDisabled.
     b2 = SimBackend()
     b2.deploy("keda")

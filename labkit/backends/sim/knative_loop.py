@@ -13,8 +13,8 @@ mapped to a Knative Service by :func:`labkit.autoscalers.kserve.inference_servic
   (:func:`labkit.autoscalers.kpa_reconciler.reconcile_pa`) run and the scale is written; when
   the last decision was 0 and a request arrives, the decider ticks at once (the activator's poke).
 
-Events: ``ScalingReplicaSet`` (as the Deployment controller records every scale) and
-``ColdStart`` (labkit's own marker: a request waited at zero ready pods).
+Events: ``ScalingReplicaSet``, as the Deployment controller records every scale (the World adds
+``ColdStart``, labkit's own marker, whenever requests wait in a buffer at zero ready pods).
 
 Simplifies: the collector reads every pod (no sampling, §2.4's sample size); one activator; the
 queue-proxy sidecar's CPU and the ``containerConcurrency`` hard limit on each pod are not
@@ -65,7 +65,8 @@ class KnativeLoop:
         self.target = world.add_deployment(deployment, where=where,
                                            replicas=self.settings.initial_target)
         world.entry = self.target
-        world.buffer = Buffer(float(rev_spec.get("timeoutSeconds") or 300))
+        world.buffer = Buffer(float(rev_spec.get("timeoutSeconds") or 300), "the activator",
+                              f"Revision/{self.revision}")
         now = world.clock.now
         self.stable = WindowAverager(int(self.settings.stable_window))
         self.panic = WindowAverager(panic_window_seconds(self.settings))
@@ -73,7 +74,6 @@ class KnativeLoop:
         self.pa = new_pa_state(now)
         self.desired, self.ebc = -1, 0
         self.in_panic = False
-        self.cold_since: float | None = None
         self._requeue = None
         world.clock.every(1.0, self.collect, CONTROLLER, first=1.0)
         world.clock.every(2.0, self.tick, CONTROLLER, first=2.0)
@@ -89,13 +89,6 @@ class KnativeLoop:
         held = self.world.buffer.size if self.world.buffer else 0.0
         if stats is None:
             return
-        if held > 0 and self.target.n_serving == 0 and self.cold_since is None:
-            self.cold_since = now
-            self.world.recorder.add_event(
-                now, f"Revision/{self.revision}", "ColdStart",
-                f"{held:.0f} request(s) held by the activator: no ready pod, scaling from zero")
-        elif self.cold_since is not None and self.target.n_serving > 0:
-            self.cold_since = None
         if self.target.live_pods or held > 0:
             value = stats.concurrency + held if self.settings.metric == "concurrency" \
                 else stats.rps + (held if self.target.n_serving == 0 else 0.0)

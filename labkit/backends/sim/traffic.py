@@ -56,10 +56,13 @@ class TickStats:
 
 
 class Buffer:
-    """Holds requests while the workload has no serving pod (activator, KEDA gateway)."""
+    """Holds requests while the workload has no serving pod (activator, KEDA gateway).
 
-    def __init__(self, timeout: float):
-        self.timeout = timeout
+    ``holder`` names it in events ("the activator"), ``obj`` is the object they are about.
+    """
+
+    def __init__(self, timeout: float, holder: str = "the buffer", obj: str = ""):
+        self.timeout, self.holder, self.obj = timeout, holder, obj
         self.cohorts: deque[list[float]] = deque()   # [arrival time, count]
 
     @property

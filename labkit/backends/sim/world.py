@@ -46,6 +46,7 @@ class World:
         self.autoscalers: list[Any] = []      # loops with desired_replicas / metric_reading()
         self.entry: Workload | None = None    # the workload that serves the load
         self.buffer: Buffer | None = None
+        self._cold = False                     # requests waiting at zero ready pods
         self.faults: set[str] = set()         # "metrics-server", "keda-trigger" (see break_)
         self._build()
         self.service = Service(self.entry, params, seed=seed, buffer=self.buffer) \
@@ -84,7 +85,7 @@ class World:
                 host = upstream.split("//")[-1].split(":")[0].split(".")[0]
                 target = self._workload_behind_service(host)
                 timeout = float(w.template.main.env.get("GATEWAY_HOLD_TIMEOUT_S", 60))
-                self.buffer = Buffer(timeout)
+                self.buffer = Buffer(timeout, "the KEDA gateway", f"Deployment/{target.name}")
                 return target
         apps = [w for w in self.workloads.values()
                 if GATEWAY_MODULE not in " ".join(w.template.main.command)]
@@ -115,8 +116,23 @@ class World:
             self.service.start(profile, self.clock.now)
 
     def _tick(self) -> None:
-        if self.service is not None:
-            self.service.tick(self.clock.now)
+        if self.service is None:
+            return
+        self.service.tick(self.clock.now)
+        self._mark_cold_start()
+
+    def _mark_cold_start(self) -> None:
+        """A ``ColdStart`` event (labkit's marker) when requests start waiting at zero pods."""
+        buf, w = self.buffer, self.entry
+        if buf is None or w is None:
+            return
+        waiting = buf.size > 0 and w.n_serving == 0
+        if waiting and not self._cold:
+            self.recorder.add_event(
+                self.clock.now, buf.obj or f"Deployment/{w.name}", "ColdStart",
+                f"{max(1, round(buf.size))} request(s) held by {buf.holder}: no ready pod, "
+                "scaling from zero")
+        self._cold = waiting
 
     def _sample(self) -> None:
         now = self.clock.now
