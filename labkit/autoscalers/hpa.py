@@ -300,18 +300,24 @@ def pod_requests(pods: Sequence[PodInfo], resource: str, container: str | None =
                 raise MetricError("", f"missing pod-level request for {resource} in Pod {pod.name}")
             requests[pod.name] = pod.pod_requests_milli[resource]
             continue
-        regular = [c for c in pod.containers if not c.init and not c.restartable_init]
-        sidecars = [c for c in pod.containers if c.restartable_init]
         total = 0
         found = False
-        for c in regular + sidecars:
-            if not container or c.name == container:
-                if resource not in c.requests_milli:
-                    raise MetricError("", f"missing request for {resource} in container "
-                                          f"{c.name} of Pod {pod.name}")
-                total += c.requests_milli[resource]
-            if container and c.name == container:
-                found = True
+        # Regular containers first, then sidecars (restartable init); plain init never count.
+        for sidecars in (False, True):
+            for c in pod.containers:
+                wanted = c.restartable_init if sidecars else not (c.init or c.restartable_init)
+                if not wanted:
+                    continue
+                if not container or c.name == container:
+                    req = c.requests_milli.get(resource)
+                    if req is None:
+                        raise MetricError("", f"missing request for {resource} in container "
+                                              f"{c.name} of Pod {pod.name}")
+                    total += req
+                if container and c.name == container:
+                    found = True
+                    break
+            if found:
                 break
         if container and not found:
             raise MetricError("", f"container {container} not found in Pod {pod.name}")
@@ -332,6 +338,11 @@ def resource_samples(pod_metrics: Sequence[PodMetric], resource: str,
         if container:
             usage = m.containers.get(container)
             if usage is None or resource not in usage:
+                continue
+            value = usage[resource]
+        elif len(m.containers) == 1:   # the common case, without generator overhead
+            (usage,) = m.containers.values()
+            if resource not in usage:
                 continue
             value = usage[resource]
         else:

@@ -42,27 +42,35 @@ class MetricsServer:
             return
         points: dict[str, tuple[float, float]] = {}
         metrics: dict[str, PodMetric] = {}
+        previous, resolution = self._points, self.resolution
         for w in self.workloads():
-            for pod in w.live_pods:
+            name = w.template.main.name
+            # Working sets: every serving pod holds the same share of the requests in flight.
+            mem_idle = mem_serving = None
+            for pod in w.pods:
                 if pod.start_time is None or pod.deleting:
                     continue
                 cum = pod.cpu_cumulative(now)
                 points[pod.name] = (now, cum)
-                prev = self._points.get(pod.name)
+                prev = previous.get(pod.name)
                 if prev is None:
-                    age = now - pod.start_time
-                    if MIN_CONTAINER_AGE <= age < self.resolution:
+                    if MIN_CONTAINER_AGE <= now - pod.start_time < resolution:
                         prev = (pod.start_time, 0.0)
                     else:
                         continue
                 window = now - prev[0]
                 if window <= 0:
                     continue
-                cpu = int((cum - prev[1]) / window)
-                name = w.template.main.name
-                metrics[pod.name] = PodMetric(pod=pod.name, timestamp=now, window=window,
-                                              containers={name: {"cpu": cpu,
-                                                                 "memory": int(pod.memory())}})
+                if pod.serving:
+                    if mem_serving is None:
+                        mem_serving = int(pod.memory())
+                    memory = mem_serving
+                else:
+                    if mem_idle is None:
+                        mem_idle = int(pod.memory())
+                    memory = mem_idle
+                metrics[pod.name] = PodMetric(pod.name, now, window, {name: {
+                    "cpu": int((cum - prev[1]) / window), "memory": memory}})
         self._points, self.pod_metrics = points, metrics
 
 
