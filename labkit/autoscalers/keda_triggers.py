@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import quantity as _quantity
 from ..errors import ManifestError
 
 RESOURCE_TRIGGERS = ("cpu", "memory")
@@ -98,20 +98,9 @@ def milli(value: float) -> int:
     return int(value * 1000)
 
 
-_QTY_RE = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$")
-_QTY_MULT = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-             "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
-
-
 def parse_quantity(text: str) -> float:
     """A Kubernetes quantity (``"500m"``, ``"2Gi"``, ``"1e3"``) as a float; ValueError otherwise."""
-    m = _QTY_RE.match(text.strip())
-    if not m:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    number = float(m.group(1))
-    if m.group(2):
-        return number * 10 ** int(m.group(2)[1:])
-    return number * _QTY_MULT.get(m.group(3) or "", 1)
+    return float(_quantity.parse_quantity(str(text).strip()))
 
 
 # ---------------------------------------------------------------- trigger parsing
