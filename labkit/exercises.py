@@ -191,7 +191,7 @@ def _judge_kserve_zero(tl: Timeline) -> list[c.Check]:
 
 
 #: KEDA: a burst into the gateway, then nothing.
-KEDA_BURST = Spike(base_users=0, peak_users=40, start=20, length=100, duration=360)
+KEDA_BURST = Spike(base_users=0, peak_users=100, start=20, length=100, duration=360)
 _KEDA_END = KEDA_BURST.start + KEDA_BURST.length
 
 

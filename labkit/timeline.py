@@ -112,20 +112,31 @@ class TimelineRecorder:
     """
 
     def __init__(self, meta: Mapping[str, Any] | None = None):
+        self.origin = 0.0   # backend time that is the Timeline's t = 0 (see restart())
         self._lock = threading.Lock()
         self._samples: list[dict[str, Any]] = []
         self._events: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = dict(meta or {})
 
     def add_sample(self, row: Mapping[str, Any]) -> None:
+        """Append one row; its ``time`` is backend time (the origin is subtracted)."""
+        row = dict(row)
+        row["time"] = row["time"] - self.origin
         with self._lock:
-            self._samples.append(dict(row))
+            self._samples.append(row)
 
     def add_event(self, time: float, obj: str, reason: str, message: str,
                   type: str = "Normal") -> None:
         with self._lock:
-            self._events.append({"time": time, "object": obj, "type": type,
+            self._events.append({"time": time - self.origin, "object": obj, "type": type,
                                  "reason": reason, "message": message})
+
+    def restart(self, origin: float) -> None:
+        """Forget what was recorded and count time from ``origin`` (backend time)."""
+        with self._lock:
+            self._samples.clear()
+            self._events.clear()
+            self.origin = origin
 
     def __len__(self) -> int:
         return len(self._samples)

@@ -70,10 +70,11 @@ math.ceil(in_flight / target)
 # %% [markdown]
 # ## A burst through the gateway
 #
-# Forty users for 100 s, then silence.
+# A hundred users for 100 s, then silence. One pod serves about 20 requests per second and
+# these users send about 33: the requests in flight pile up, and the HPA adds pods.
 
 # %%
-burst = Step(steps=((0, 0), (20, 40), (120, 0)), duration=duration)
+burst = Step(steps=((0, 0), (20, 100), (120, 0)), duration=duration)
 burst_end = 120
 tl = lab.run("keda", burst, duration, backend=backend, speed=speed, seed=seed)
 live.show(tl)

@@ -39,7 +39,8 @@ class SimBackend:
         self.recorder = TimelineRecorder({"backend": self.name})
 
     def deploy(self, variant: str | Variant) -> Variant:
-        """Build a fresh twin cluster with the variant applied (`kubectl apply -k ...`)."""
+        """Build a fresh twin cluster with the variant applied (`kubectl apply -k ...`) and
+        wait for its pods to be Ready (`kubectl rollout status`); time 0 is after that."""
         v = variant if isinstance(variant, Variant) else load_variant(variant)
         self.recorder = TimelineRecorder({"backend": self.name, "variant": v.name,
                                           "seed": self.seed})
@@ -47,6 +48,8 @@ class SimBackend:
                            sample_interval=self.sample_interval, recorder=self.recorder,
                            hpa_config=self.hpa_config)
         self.variant = v
+        # Like the kind backend, deploying waits for the rollout; the Timeline starts after it.
+        self.recorder.meta["rollout_seconds"] = self.world.settle()
         self.recorder.meta.update(_bounds(self.world))
         if self.profile is not None:
             self.world.start_load(self.profile)

@@ -164,5 +164,21 @@ class World:
             "panic_mode": panic,
         })
 
+    def settle(self, timeout: float = 300.0) -> float:
+        """Advance until the rollout is done, as ``kubectl rollout status`` waits on kind.
+
+        Done: every workload has as many ready pods as spec replicas and none Pending (the
+        autoscalers have had their first say, e.g. KEDA scaling a min-0 target to zero).
+        Returns the simulated seconds it took; the Timeline then starts at 0.
+        """
+        start = self.clock.now
+        while self.clock.now - start < timeout:
+            self.clock.run_until(self.clock.now + 1.0)
+            if all(w.n_serving == w.spec_replicas == w.status_replicas and not w.pending_pods
+                   for w in self.workloads.values()):
+                break
+        self.recorder.restart(self.clock.now)
+        return self.clock.now - start
+
     def run_until(self, t: float, **kw: Any) -> None:
         self.clock.run_until(t, **kw)
