@@ -30,3 +30,14 @@ def test_running_before_deploying_says_what_to_do():
 
 def test_the_twin_implements_the_backend_protocol():
     assert isinstance(SimBackend(), base.Backend)
+
+
+@pytest.mark.parametrize("variant,ready", [("hpa-v1", 1), ("knative", 1), ("keda", 0)])
+def test_deploy_waits_for_the_rollout_like_kubectl_rollout_status(variant, ready):
+    b = SimBackend()
+    b.deploy(variant)
+    tl = b.run(1)
+    first = tl.samples.iloc[0]
+    assert first.time == 0 and first.ready_replicas == ready == first.spec_replicas
+    assert tl.meta["rollout_seconds"] > 0
+    assert (tl.events.time >= 0).all()

@@ -178,6 +178,7 @@ class World:
                    for w in self.workloads.values()):
                 break
         self.recorder.restart(self.clock.now)
+        self._sample()   # the row at t = 0
         return self.clock.now - start
 
     def run_until(self, t: float, **kw: Any) -> None:
