@@ -1,0 +1,42 @@
+"""pyproject.toml and environment.yml agree; the README's commands are the ones CI runs."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_environment_yml_installs_this_project_and_nothing_else():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    conda = [d for d in deps if isinstance(d, str)]
+    pip = next(d["pip"] for d in deps if isinstance(d, dict))
+    # Only the interpreter and pip come from conda: the list lives in pyproject.toml.
+    assert sorted(re.split(r"[=<>]", d)[0] for d in conda) == ["pip", "python"]
+    assert pip == ['-e ".[test]"']
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    python = next(d for d in conda if d.startswith("python"))
+    minimum = project["requires-python"].removeprefix(">=")
+    assert tuple(map(int, python.split("=")[1].split("."))) >= tuple(map(int, minimum.split(".")))
+    assert "test" in project["optional-dependencies"]
+
+
+def test_required_packages_are_declared():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=!~\[ ]", d)[0].lower() for d in project["dependencies"]}
+    for required in ("jupyterlab", "ipywidgets", "kubernetes", "plotly", "anywidget", "locust",
+                     "papermill", "nbval"):
+        assert required in names
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```bash", 1)[1].split("```", 1)[0]
+    lines = [ln.strip() for ln in block.strip().splitlines()]
+    assert [ln.split()[0:2] for ln in lines] == [["make", "lab"], ["make", "test"]]
+    assert lines[1] in (ROOT / ".ci" / "run").read_text()
