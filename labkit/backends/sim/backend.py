@@ -74,7 +74,8 @@ class SimBackend:
 
     @property
     def now(self) -> float:
-        return self.world.clock.now if self.world else 0.0
+        """Seconds on the Timeline's clock (0 = the end of the rollout)."""
+        return self.world.clock.now - self.recorder.origin if self.world else 0.0
 
     def timeline(self) -> Timeline:
         return self.recorder.snapshot()
@@ -92,10 +93,9 @@ class SimBackend:
         if fault == "metrics-server":
             self.world.metrics_server.down = active
         (self.world.faults.add if active else self.world.faults.discard)(fault)
-        if self.world is not None:
-            self.recorder.add_event(self.world.clock.now, "labkit/fault",
-                                    "FaultInjected" if active else "FaultCleared",
-                                    self.FAULTS[fault], "Warning" if active else "Normal")
+        self.recorder.add_event(self.world.clock.now, "labkit/fault",
+                                "FaultInjected" if active else "FaultCleared",
+                                self.FAULTS[fault], "Warning" if active else "Normal")
 
     def describe(self) -> str:
         """The autoscalers' status, as ``kubectl describe hpa`` (and friends) would show it."""

@@ -107,13 +107,12 @@ class Service:
     # -- one second -----------------------------------------------------------------
     def tick(self, now: float, dt: float = 1.0) -> TickStats:
         prof = self.profile
-        if prof is None or now - self.profile_start > prof.duration:
-            target = 0.0
-            self.users = 0.0 if prof is None else spawned_users(
-                lambda _t: 0.0, prof.spawn_rate, 0.0, self.users, dt)
+        if prof is None:
+            self.users = 0.0
+        elif now - self.profile_start > prof.duration:   # the run is over: users stop
+            self.users = spawned_users(lambda _t: 0.0, prof.spawn_rate, 0.0, self.users, dt)
         else:
-            target_fn = prof.users_at
-            self.users = spawned_users(target_fn, prof.spawn_rate, now - self.profile_start,
+            self.users = spawned_users(prof.users_at, prof.spawn_rate, now - self.profile_start,
                                        self.users, dt)
         n_users = self.users
         z = prof.mean_wait if prof else 1.0
