@@ -107,6 +107,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on ``host:port`` (we could bind it a moment ago)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def require_free_port(port: int, host: str, what: str, flag: str = "--port") -> None:
+    """One clear error, before starting anything, when the port is taken."""
+    if not port_free(port, host):
+        raise LabkitError(f"{host}:{port} is already in use, so {what} cannot listen there; "
+                          f"stop whatever uses it (`ss -ltnp | grep :{port}` shows it) or "
+                          f"choose another port with {flag}")
+
+
 def is_loopback(host: str) -> bool:
     """127.0.0.0/8, ::1 and localhost; anything else (including names) is not."""
     host = host.strip("[]").lower()

@@ -82,6 +82,7 @@ class AppServer:
     def start(self) -> "AppServer":
         if self.proc is not None and self.proc.poll() is None:
             return self
+        _procs.require_free_port(self.port, self.host, "the app")
         fd, self.log_path = tempfile.mkstemp(prefix="labkit-app-", suffix=".log")
         env = _with_repo_path({**os.environ, **ensure_model(self.env)})
         with os.fdopen(fd, "wb") as log:

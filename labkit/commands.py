@@ -22,6 +22,8 @@ def lab(args: argparse.Namespace) -> int:
     if jupyter is None:
         raise ToolMissingError("jupyter is not installed in this environment; run `make lab` "
                                "(or `pip install -e .`) first")
+    from ._procs import require_free_port
+    require_free_port(args.port, "127.0.0.1", "JupyterLab")
     cmd = [jupyter, "lab", f"--notebook-dir={notebooks}", "--ip=127.0.0.1",
            f"--port={args.port}", "--ServerApp.port_retries=0"]
     if args.no_browser:

@@ -15,13 +15,12 @@ import json
 import os
 import platform
 import re
-import socket
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
+from . import __version__, _procs
 from .backends.kind import versions as v
 from .backends.kind.runner import INSTALL_HINTS, Runner, SubprocessRunner
 
@@ -158,13 +157,7 @@ def resources_check(profile: str, docker: dict[str, Any],
     return Check("resources", ok, found, fix)
 
 
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((host, port))
-            return True
-        except OSError:
-            return False
+port_free = _procs.port_free   # doctor's checks and the servers share one probe
 
 
 def ports_check(cluster_up: bool, is_free: Callable[[int], bool] = port_free) -> list[Check]:

@@ -110,3 +110,17 @@ def test_host_header_and_think_time_reach_the_locustfile_environment():
         assert lp.extra_env["LOCUST_HOST_HEADER"] == "app-knative.default.example.com"
     finally:
         lp.close()
+
+
+def test_a_taken_port_gets_one_clear_error_before_anything_starts():
+    import socket
+
+    from labkit.errors import LabkitError
+    before = list(_procs.running_children())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(LabkitError, match=f"127.0.0.1:{port} is already in use.*--port"):
+            AppServer(port=port).start()
+    assert _procs.running_children() == before, "nothing was started"
