@@ -38,7 +38,10 @@ from .pods import Workload
 
 _QUANTILES = (0.5, 0.95, 0.99)
 _EXP_QUANTILES = tuple((q, -math.log(1 - q)) for q in _QUANTILES)
-_MIX_POINTS = 20  # points that represent the steady-state latency distribution in a mixture
+_MIX_POINTS = 20
+#: Quantiles (with their exponential factors) that stand for the steady-state distribution.
+_MIX_QUANTILES = tuple((q, -math.log(1 - q))
+                       for q in ((i + 0.5) / _MIX_POINTS for i in range(_MIX_POINTS)))  # points that represent the steady-state latency distribution in a mixture
 
 
 @dataclass(frozen=True)
@@ -179,12 +182,11 @@ class Service:
         if rel_count == 0 and ok <= 0:
             pcts = [math.nan] * len(_QUANTILES)
         elif rel_count == 0:
-            pcts = [b + s_lo + (s_hi - s_lo) * q + queue_wait * e
-                    for q, e in _EXP_QUANTILES]
+            pcts = [_steady_latency(q, e, b, s_lo, s_hi, queue_wait) for q, e in _EXP_QUANTILES]
         else:
-            points = [(b + s_lo + (s_hi - s_lo) * q + queue_wait * -math.log(1 - q),
-                       ok * dt / _MIX_POINTS)
-                      for q in ((i + 0.5) / _MIX_POINTS for i in range(_MIX_POINTS))]
+            weight = ok * dt / _MIX_POINTS
+            points = [(_steady_latency(q, e, b, s_lo, s_hi, queue_wait), weight)
+                      for q, e in _MIX_QUANTILES]
             points += released
             pcts = _weighted_percentiles(points, _QUANTILES)
         rps = ok + rel_count / dt
@@ -211,6 +213,13 @@ class Service:
                 prod *= self.rng.random()
             return float(k)
         return max(0.0, mean + math.sqrt(mean) * self.rng.gauss(0.0, 1.0))
+
+
+def _steady_latency(q: float, exp_q: float, b: float, s_lo: float, s_hi: float,
+                    queue_wait: float) -> float:
+    """The ``q`` quantile of a served request's latency (seconds): fixed part, service time
+    uniform over the request sizes, exponential queueing delay (``exp_q = -ln(1 - q)``)."""
+    return b + s_lo + (s_hi - s_lo) * q + queue_wait * exp_q
 
 
 def _weighted_percentiles(points: list[tuple[float, float]], qs: tuple[float, ...]) -> list[float]:
