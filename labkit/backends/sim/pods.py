@@ -250,11 +250,8 @@ class Workload:
 
     @property
     def ready_replicas(self) -> int:
-        return sum(1 for p in self.pods if p.serving)
-
-    @property
-    def serving_pods(self) -> list[Pod]:
-        return [p for p in self.pods if p.serving]
+        """Pods in the Service's endpoints (Ready, not terminating): the cached count."""
+        return self.n_serving
 
     @property
     def pending_pods(self) -> int:
