@@ -13,6 +13,7 @@ parameter (``backend="auto" | "kind" | "sim"``)::
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
 from ..errors import LabkitError
@@ -45,6 +46,22 @@ class Backend(Protocol):
         ``speed`` paces the twin against the wall clock (1.0 = real time, None = as fast as
         possible); the kind backend always runs in real time. Setting ``stop`` ends the run
         early, keeping what was recorded.
+        """
+        ...
+
+    def apply(self, manifest: str | Path | dict | list[dict]) -> list[str]:
+        """``kubectl apply``: create or update objects at the current time, while load runs.
+
+        ``manifest`` is YAML text, a file or directory path, one object or a list of objects
+        (an edited HPA, a whole variant, a ConfigMap). The controllers react as upstream's do.
+        Returns kubectl's lines, e.g. ``horizontalpodautoscaler.autoscaling/app configured``.
+        """
+        ...
+
+    def delete(self, kind: str, name: str) -> list[str]:
+        """``kubectl delete KIND NAME`` in the variant's namespace, at the current time.
+
+        Returns kubectl's lines, e.g. ``scaledobject.keda.sh "app" deleted``.
         """
         ...
 
