@@ -10,6 +10,7 @@ on the event loop, so they answer while the threads are busy.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import logging
 import time
@@ -24,7 +25,7 @@ from app.metrics import Metrics, MetricsMiddleware, new_metrics
 from app.model import SentimentModel, load_model
 from app.schemas import InferRequest, InferResponse, PredictRequest, PredictResponse
 from app.settings import Settings
-from app.work import burn_cpu
+from app.work import infer_texts
 
 log = logging.getLogger("app")
 
@@ -109,8 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=503, content={"detail": f"not ready: {state.status()}"})
 
     def infer(texts: list[str]) -> list[list[float]]:
-        burn_cpu(settings.cpu_work_ms)
-        return state.model.predict_proba(texts)
+        return infer_texts(state.model, texts, settings.cpu_work_ms)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -166,4 +166,66 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return not_ready()
         return {"predictions": infer(body.instances)}
 
+    add_job_routes(app, settings)
     return app
+
+
+def add_job_routes(app: FastAPI, settings: Settings) -> None:
+    """The asynchronous mode: ``POST /jobs``, ``GET /jobs/{id}``, ``GET /queue`` (app/jobs.py).
+
+    The routes need no model: any replica (even one still loading) can enqueue. Without
+    APP_REDIS_URL they answer 503 saying how to turn the mode on.
+    """
+    from app.jobs import UNAVAILABLE, JobQueue, QueueFull
+
+    queue = JobQueue.from_url(settings.redis_url, settings.queue_name) \
+        if settings.redis_url else None
+
+    def unavailable(detail: str) -> JSONResponse:
+        return JSONResponse(status_code=503, headers={"Retry-After": "1"}, content={
+            "detail": detail})
+
+    def call(fn):
+        if queue is None:
+            return None, unavailable(
+                "asynchronous mode is off: set APP_REDIS_URL (e.g. redis://127.0.0.1:6379/0) "
+                "and run `python -m app.worker` beside the app")
+        try:
+            return fn(queue), None
+        except UNAVAILABLE as e:
+            return None, unavailable(f"queue unavailable: cannot reach Redis at "
+                                     f"{settings.redis_url} ({type(e).__name__}); retry later")
+
+    @app.post("/jobs", status_code=202)
+    def enqueue(body: PredictRequest):
+        """``{"text": [...]}`` -> 202 ``{"id", "status": "queued", "result_url"}`` at once."""
+        if len(body.text) > settings.max_texts:
+            raise _too_many("text", len(body.text), settings)
+        try:
+            job_id, failed = call(lambda q: q.enqueue(body.text, max_queue=settings.max_queue))
+        except QueueFull as e:
+            return JSONResponse(status_code=429, headers={"Retry-After": "1"}, content={
+                "detail": f"{e} (APP_MAX_QUEUE={settings.max_queue}); retry later"})
+        if failed is not None:
+            return failed
+        url = f"/jobs/{job_id}"
+        return JSONResponse(status_code=202, headers={"Location": url},
+                            content={"id": job_id, "status": "queued", "result_url": url})
+
+    @app.get("/jobs/{job_id}")
+    def job_result(job_id: str):
+        """The job: status queued|running|done|failed, attempts, times, result or error."""
+        job, failed = call(lambda q: q.get(job_id))
+        if failed is not None:
+            return failed
+        if job is None:
+            return JSONResponse(status_code=404, content={
+                "detail": f"no job {job_id!r}: unknown, or its result expired after "
+                          f"APP_RESULT_TTL_S={settings.result_ttl_s} s"})
+        return job
+
+    @app.get("/queue")
+    def queue_stats():
+        """Waiting jobs (what KEDA reads), jobs in progress, oldest wait, counters."""
+        stats, failed = call(lambda q: q.stats())
+        return failed if failed is not None else dataclasses.asdict(stats)

@@ -16,6 +16,7 @@ DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "model" / "model.joblib"
 
 # A DNS-1123 label, as KServe and Kubernetes require for a model/service name.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_QUEUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class SettingsError(ValueError):
@@ -56,6 +57,25 @@ def _model_path(env: str, raw: Any) -> Path:
     return path
 
 
+def _redis_url(env: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(
+            f"{env}={raw!r} is not a Redis URL; accepted: redis://HOST:PORT/DB (e.g. "
+            "redis://127.0.0.1:6379/0), rediss://... or unix://..., or empty to turn the "
+            "asynchronous mode off")
+    return value
+
+
+def _queue_name(env: str, raw: Any) -> str:
+    value = str(raw)
+    if not _QUEUE.match(value):
+        raise SettingsError(
+            f"{env}={raw!r} is not a queue name; accepted: 1 to 64 letters, digits, '-', '_' "
+            "or '.' (it must equal the KEDA redis trigger's listName)")
+    return value
+
+
 def _host(env: str, raw: Any) -> str:
     value = str(raw).strip()
     if not value or any(c.isspace() for c in value):
@@ -76,6 +96,17 @@ class Settings:
     - ``model_path`` (``APP_MODEL_PATH``): the joblib file ``python -m app.train`` wrote.
     - ``max_texts`` (``APP_MAX_TEXTS``, 1000): most texts one request may carry.
     - ``host`` / ``port`` (``APP_HOST`` / ``APP_PORT``): where ``python -m app`` listens.
+    - ``redis_url`` (``APP_REDIS_URL``, empty): the Redis that holds the job queue; empty
+      turns the asynchronous mode (``/jobs``, ``python -m app.worker``) off.
+    - ``queue_name`` (``APP_QUEUE``, ``inference-jobs``): the Redis list of waiting job ids,
+      the name a KEDA redis trigger's ``listName`` reads.
+    - ``max_queue`` (``APP_MAX_QUEUE``, 10000): ``POST /jobs`` answers 429 past this many
+      waiting jobs.
+    - ``result_ttl_s`` (``APP_RESULT_TTL_S``, 3600): how long a finished job's result is kept.
+    - ``lease_s`` (``APP_WORKER_LEASE_S``, 10): a worker silent this long is presumed dead
+      and its jobs go back to the queue.
+    - ``max_attempts`` (``APP_MAX_ATTEMPTS``, 3): deliveries of one job before it is marked
+      failed (a job that kills every worker must not loop forever).
     """
 
     cpu_work_ms: float = 20.0
@@ -85,6 +116,12 @@ class Settings:
     max_texts: int = 1000
     host: str = "127.0.0.1"
     port: int = 8080
+    redis_url: str = ""
+    queue_name: str = "inference-jobs"
+    max_queue: int = 10_000
+    result_ttl_s: int = 3600
+    lease_s: float = 10.0
+    max_attempts: int = 3
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -122,4 +159,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "max_texts": ("APP_MAX_TEXTS", _number(int, 1, 100_000, "texts per request")),
     "host": ("APP_HOST", _host),
     "port": ("APP_PORT", _number(int, 1, 65_535, "TCP port")),
+    "redis_url": ("APP_REDIS_URL", _redis_url),
+    "queue_name": ("APP_QUEUE", _queue_name),
+    "max_queue": ("APP_MAX_QUEUE", _number(int, 1, 10_000_000, "waiting jobs")),
+    "result_ttl_s": ("APP_RESULT_TTL_S", _number(int, 1, 604_800, "seconds a result is kept")),
+    "lease_s": ("APP_WORKER_LEASE_S", _number(float, 0.5, 3_600, "seconds of worker silence")),
+    "max_attempts": ("APP_MAX_ATTEMPTS", _number(int, 1, 100, "deliveries per job")),
 }

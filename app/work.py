@@ -26,3 +26,9 @@ def burn_cpu(ms: float) -> int:
         rounds += _CHECK_EVERY
         if time.thread_time() >= deadline:
             return rounds
+
+
+def infer_texts(model, texts: list[str], cpu_work_ms: float) -> list[list[float]]:
+    """One prediction as every route and the worker pay for it: the knob's CPU, then the model."""
+    burn_cpu(cpu_work_ms)
+    return model.predict_proba(texts)

@@ -141,3 +141,83 @@ def start_app(built, tmp_path_factory):
 def app_default(start_app) -> RunningApp:
     """One app at the default settings, ready."""
     return start_app()
+
+
+# --- Redis for the asynchronous mode (Debian's redis-server; .ci/run installs it) -----------
+
+class RedisServer:
+    """A real ``redis-server`` on 127.0.0.1 with an append-only file fsynced on every write.
+
+    ``kill()`` is a crash (SIGKILL), ``start()`` brings it back on the same port and data
+    directory, reloading the append-only file: what a Redis pod restart does with a volume.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.dir = workdir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, ("redis-server is not installed: apt-get install -y redis-server "
+                        "(.ci/run does this)")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+             "--daemonize", "no", "--loglevel", "warning"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + 10
+        while True:
+            assert self.proc.poll() is None, f"redis-server exited {self.proc.returncode}"
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "redis-server did not answer PING in 10 s"
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def client(self):
+        import redis
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """One Redis per test module, stopped (and checked stopped) at the end."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.kill()
+    assert server.proc.poll() is not None
+
+
+@pytest.fixture
+def start_worker(built, tmp_path_factory):
+    """``start_worker(*args, **env)``: run ``python -m app.worker`` as the image would."""
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str, **env: str) -> subprocess.Popen:
+        log = tmp_path_factory.mktemp("workerlog") / "worker.log"
+        with log.open("wb") as fh:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "app.worker", "--log-level", "info", *args],
+                cwd=built.workdir, env={**os.environ, "PYTHONPATH": "", **env},
+                stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        proc.log = log  # type: ignore[attr-defined]
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        _stop(proc)
