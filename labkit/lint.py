@@ -11,6 +11,10 @@ import difflib
 import re
 from typing import Callable, Iterator, Sequence
 
+from .autoscalers.keda_spec import DEFAULT_MAX_REPLICA_COUNT, replica_bounds_problem
+from .autoscalers.knative_annotations import ANNOTATIONS, KNOWN_KEYS, PREFIX, shadowed
+from .autoscalers.knative_settings import kpa_settings
+from .errors import ManifestError
 from .manifests import ManifestObject, display_path
 from .validate import Finding
 
@@ -19,20 +23,7 @@ Lint = Callable[[Sequence[ManifestObject]], Iterator[Finding]]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet")
 # Images built on the learner's machine and copied into kind with `kind load docker-image`.
 LOCAL_IMAGE_PREFIXES = ("labkit/", "kind.local/", "dev.local/", "ko.local/")
-KNATIVE_PREFIX = "autoscaling.knative.dev/"
-# spec/autoscalers.md §2.2 [KN-REG]; value checks: "pos" > 0, "int" >= 0, "dur" Go duration.
-KNATIVE_ANNOTATIONS: dict[str, str] = {
-    "class": "class", "metric": "metric", "target": "pos", "target-utilization-percentage": "pos",
-    "window": "dur", "panic-window-percentage": "pos", "panic-threshold-percentage": "pos",
-    "target-burst-capacity": "num", "scale-to-zero-pod-retention-period": "dur",
-    "scale-down-delay": "dur", "initial-scale": "int", "min-scale": "int", "max-scale": "int",
-    "activation-scale": "int", "metric-aggregation-algorithm": "str",
-}
-KNATIVE_OLD_NAMES = {"minScale": "min-scale", "maxScale": "max-scale", "initialScale": "initial-scale",
-                     "scaleDownDelay": "scale-down-delay", "targetUtilizationPercentage":
-                     "target-utilization-percentage", "panicWindowPercentage": "panic-window-percentage",
-                     "panicThresholdPercentage": "panic-threshold-percentage",
-                     "targetBurstCapacity": "target-burst-capacity"}
+KNATIVE_PREFIX = PREFIX
 KNATIVE_CLASSES = ("kpa.autoscaling.knative.dev", "hpa.autoscaling.knative.dev")
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$|^0$")
 # KEDA trigger metadata: scaling thresholds must be > 0, activation thresholds >= 0.
@@ -142,18 +133,21 @@ def lint_min_above_max(objs: Sequence[ManifestObject]) -> Iterator[Finding]:
         if o.kind == "HorizontalPodAutoscaler":
             pairs.append(("spec.minReplicas", spec.get("minReplicas", 1), "maxReplicas", spec.get("maxReplicas")))
         elif o.kind == "ScaledObject":
-            pairs.append(("spec.minReplicaCount", spec.get("minReplicaCount", 0), "maxReplicaCount",
-                          spec.get("maxReplicaCount", 100)))
+            # KEDA's webhook rule, shared with the twin (labkit/autoscalers/keda_spec.py).
+            lo, hi, idle = (spec.get(k) for k in ("minReplicaCount", "maxReplicaCount",
+                                                   "idleReplicaCount"))
+            hi = DEFAULT_MAX_REPLICA_COUNT if hi is None else hi
+            if all(v is None or (isinstance(v, int) and not isinstance(v, bool))
+                   for v in (lo, hi, idle)):
+                problem = replica_bounds_problem(lo, hi, idle)
+                if problem is not None:
+                    yield _f("error", o, *problem)
         elif o.kind == "InferenceService":
             for comp in ("predictor", "transformer", "explainer"):
                 c = spec.get(comp) or {}
                 if c.get("maxReplicas"):  # 0 or unset means "no maximum"
                     pairs.append((f"spec.{comp}.minReplicas", c.get("minReplicas", 1), "maxReplicas",
                                   c.get("maxReplicas")))
-        for field, ann in _knative_annotation_sets(o):
-            lo, hi = ann.get(KNATIVE_PREFIX + "min-scale"), ann.get(KNATIVE_PREFIX + "max-scale")
-            if lo is not None and hi not in (None, "0"):
-                pairs.append((f"{field}[{KNATIVE_PREFIX}min-scale]", lo, "max-scale", hi))
         for field, lo, hi_name, hi in pairs:
             lo_n, hi_n = _number(lo), _number(hi)
             if lo_n is not None and hi_n is not None and lo_n > hi_n:
@@ -253,22 +247,38 @@ def _knative_annotation_sets(o: ManifestObject) -> list[tuple[str, dict]]:
     return []
 
 
-def _check_knative_value(kind: str, key: str, value: str) -> str | None:
-    """Why ``value`` is wrong for an annotation of this kind, or None."""
+def _check_knative_value(kind: str, value: str) -> str | None:
+    """Why ``value`` is wrong for an annotation of this kind (the table's ``kind``), or None."""
     n = _number(value)
     if kind == "class" and value not in KNATIVE_CLASSES:
-        return f"must be one of {', '.join(KNATIVE_CLASSES)} (the full name, not just 'kpa')"
+        return (f"{value!r}: Knative rejects unknown classes ending in .knative.dev and accepts "
+                "any other as a custom class that no autoscaler in the lab handles, so the "
+                f"revision never scales; use one of {', '.join(KNATIVE_CLASSES)} (the full name)")
     if kind == "metric" and value not in ("concurrency", "rps", "cpu", "memory"):
         return "must be concurrency or rps (KPA), or cpu/memory with the hpa class"
-    if kind == "pos" and (n is None or n <= 0):
-        return f"must be a number above 0 (Knative needs target >= 0.01), got {value!r}"
-    if kind == "num" and n is None:
-        return f"must be a number, got {value!r}"
+    if kind == "number" and n is None:
+        return f"must be a number in quotes, e.g. \"10\", got {value!r}"
     if kind == "int" and (n is None or n < 0 or n != int(n)):
         return f"must be a whole number >= 0 in quotes, e.g. \"1\", got {value!r}"
-    if kind == "dur" and not _DURATION.match(value):
+    if kind == "duration" and not _DURATION.match(value):
         return f"must be a duration such as \"30s\" or \"5m\", got {value!r}"
     return None
+
+
+def _container_concurrency(o: ManifestObject) -> int:
+    """``containerConcurrency`` of a Knative Service's revision template (0 = unlimited)."""
+    if o.kind != "Service":
+        return 0
+    n = _number(((_spec(o).get("template") or {}).get("spec") or {}).get("containerConcurrency"))
+    return int(n) if n is not None and n == int(n) and n >= 0 else 0
+
+
+def _knative_config(objs: Sequence[ManifestObject]) -> dict[str, str]:
+    """``data`` of the variant's ``config-autoscaler`` ConfigMap (knative-serving), if any."""
+    for o in objs:
+        if o.kind == "ConfigMap" and o.name == "config-autoscaler":
+            return {str(k): str(v) for k, v in (o.doc.get("data") or {}).items()}
+    return {}
 
 
 def lint_knative_annotations(objs: Sequence[ManifestObject]) -> Iterator[Finding]:
@@ -281,24 +291,37 @@ def lint_knative_annotations(objs: Sequence[ManifestObject]) -> Iterator[Finding
                          "annotations from the revision template and rejects them here; move them "
                          "under spec.template.metadata.annotations")
         for field, ann in _knative_annotation_sets(o):
+            bad = False
             for key, value in ann.items():
                 if not str(key).startswith(KNATIVE_PREFIX):
                     continue
-                short = str(key)[len(KNATIVE_PREFIX):]
                 where = f"{field}[{key}]"
-                if short in KNATIVE_OLD_NAMES:
-                    yield _f("warning", o, where, f"{short!r} is the old spelling; use "
-                             f"{KNATIVE_PREFIX}{KNATIVE_OLD_NAMES[short]}")
-                    short = KNATIVE_OLD_NAMES[short]
-                if short not in KNATIVE_ANNOTATIONS:
-                    close = difflib.get_close_matches(short, KNATIVE_ANNOTATIONS, n=1, cutoff=0.6)
+                known = KNOWN_KEYS.get(str(key))
+                if known is None:
+                    short = str(key)[len(KNATIVE_PREFIX):]
+                    names = [k[len(KNATIVE_PREFIX):] for k in KNOWN_KEYS]
+                    close = difflib.get_close_matches(short, names, n=1, cutoff=0.6)
                     hint = f"did you mean {KNATIVE_PREFIX}{close[0]}? " if close else ""
-                    yield _f("error", o, where, f"unknown Knative autoscaling annotation, so Knative "
-                             f"rejects it (or it has no effect). {hint}Known: {', '.join(KNATIVE_ANNOTATIONS)}")
+                    yield _f("warning", o, where, f"not an autoscaling annotation Knative 1.23 "
+                             f"reads, so it has no effect (Knative ignores unknown keys). {hint}"
+                             f"Known: {', '.join(ANNOTATIONS)} (and their camelCase aliases)")
                     continue
-                problem = _check_knative_value(KNATIVE_ANNOTATIONS[short], short, str(value))
+                problem = _check_knative_value(known.kind, str(value))
                 if problem:
+                    bad = True
                     yield _f("error", o, where, problem)
+            for ignored, used in shadowed(ann):
+                yield _f("warning", o, f"{field}[{ignored}]", f"set twice: Knative reads {used} "
+                         f"and ignores {ignored}; keep one spelling")
+            if bad:
+                continue
+            # Everything else Knative's webhook checks, with the twin's own resolver.
+            try:
+                kpa_settings({str(k): str(v) for k, v in ann.items()},
+                             container_concurrency=_container_concurrency(o),
+                             config=_knative_config(objs))
+            except ManifestError as e:
+                yield _f("error", o, f"{field}[{e.field}]" if e.field else field, str(e))
         if o.kind == "InferenceService":
             for comp in ("predictor", "transformer", "explainer"):
                 t = (_spec(o).get(comp) or {}).get("scaleTarget")

@@ -19,8 +19,8 @@ from typing import Mapping, Sequence
 
 from .behavior import HPAState, Normalized, normalize_legacy, normalize_with_behavior, \
     seed_state, store_scale_event
-from .hpa import MetricError, MetricSpec, MetricsSource, PodInfo, ReplicaCalculation, \
-    calc_replicas
+from .hpa import calc_replicas
+from .hpa_types import MetricError, MetricSpec, MetricsSource, PodInfo, ReplicaCalculation
 from .hpa_spec import HPASpec
 
 __all__ = ["ControllerConfig", "Condition", "MetricStatus", "HPAEvent", "ReconcileResult",

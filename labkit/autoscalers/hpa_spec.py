@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from ..errors import ManifestError
 from .behavior import Behavior, ScalingPolicy, ScalingRules, default_behavior
-from .hpa import MetricSpec, MetricTarget
+from .hpa_types import MetricSpec, MetricTarget
 from .quantity import InvalidQuantityError, parse_quantity_milli
 
 __all__ = ["ScaleTargetRef", "HPASpec", "hpa_spec_from_manifest", "DEFAULT_CPU_UTILIZATION"]

@@ -1,4 +1,7 @@
-"""KEDA ScaledObject: spec and defaults, the HPA KEDA generates, the activation state machine.
+"""KEDA ScaledObject: the HPA KEDA generates and the activation state machine.
+
+The spec, its defaults and the webhook's rules are in :mod:`labkit.autoscalers.keda_spec`
+(re-exported here).
 
 Spec/autoscalers.md §4.1–4.5 [KD-SO, KD-HPA, KD-EX, KD-SH, KD-FB]. KEDA owns 0 ↔ 1 (or idle ↔
 min) in :func:`poll`; the generated HPA (a manifest dict for ``hpa_spec_from_manifest``) owns 1 ↔ N.
@@ -12,12 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
-from ..errors import ManifestError
-from .keda_fallback import (FALLBACK_BEHAVIORS, FallbackOutcome, Health, apply_fallback,
-                            fallback_condition, fallback_configured, fallback_replicas,
-                            fallback_value_milli)
+from .keda_fallback import (FallbackOutcome, Health, apply_fallback, fallback_condition,
+                            fallback_configured, fallback_replicas, fallback_value_milli)
+from .keda_spec import (ANN_FORCE_ACTIVATION, ANN_PAUSED, ANN_PAUSED_REPLICAS,
+                        ANN_PAUSED_SCALE_IN, ANN_PAUSED_SCALE_OUT, SO_LABEL, Fallback,
+                        ScaledObjectSpec, ScaleTargetRef, hpa_name, parse_bool_annotation,
+                        scaled_object_from_manifest)
 from .keda_triggers import (Trigger, TriggerResult, cron_active, hpa_metric_spec, metrics_api_value,
-                            parse_trigger, prometheus_value, trigger_result)
+                            prometheus_value, trigger_result)
 from .status import Condition, Event
 
 __all__ = [
@@ -26,177 +31,9 @@ __all__ = [
     "hpa_metric_value", "Health", "apply_fallback", "fallback_condition", "fallback_configured",
     "fallback_replicas", "fallback_value_milli", "Trigger", "TriggerResult", "trigger_result",
     "cron_active", "metrics_api_value", "prometheus_value", "parse_bool_annotation",
+    "ANN_PAUSED", "ANN_PAUSED_REPLICAS", "ANN_PAUSED_SCALE_IN", "ANN_PAUSED_SCALE_OUT",
+    "ANN_FORCE_ACTIVATION", "SO_LABEL",
 ]
-
-ANN_PAUSED = "autoscaling.keda.sh/paused"
-ANN_PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
-ANN_PAUSED_SCALE_IN = "autoscaling.keda.sh/paused-scale-in"
-ANN_PAUSED_SCALE_OUT = "autoscaling.keda.sh/paused-scale-out"
-ANN_FORCE_ACTIVATION = "autoscaling.keda.sh/force-activation"
-SO_LABEL = "scaledobject.keda.sh/name"
-_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
-
-
-def parse_bool_annotation(annotations: Mapping[str, str], key: str) -> bool:
-    """A flag annotation: absent → False; Go booleans as written; any other value → True (§4.2)."""
-    if key not in annotations:
-        return False
-    return _GO_BOOLS.get(str(annotations[key]), True)
-
-
-@dataclass(frozen=True)
-class Fallback:
-    """``spec.fallback``: failures tolerated, replicas to fall back to, and how (§4.5)."""
-
-    failure_threshold: int
-    replicas: int
-    behavior: str = "static"
-
-
-@dataclass(frozen=True)
-class ScaleTargetRef:
-    """``spec.scaleTargetRef`` (KEDA defaults: ``apps/v1`` ``Deployment``)."""
-
-    name: str
-    kind: str = "Deployment"
-    api_version: str = "apps/v1"
-
-
-@dataclass(frozen=True)
-class ScaledObjectSpec:
-    """A parsed ScaledObject with KEDA's defaults applied (§4.2)."""
-
-    name: str
-    scale_target_ref: ScaleTargetRef
-    triggers: tuple[Trigger, ...]
-    namespace: str = "default"
-    polling_interval: int = 30
-    cooldown_period: int = 300
-    initial_cooldown_period: int = 0
-    min_replica_count: int = 0
-    max_replica_count: int = 100
-    idle_replica_count: int | None = None
-    fallback: Fallback | None = None
-    hpa_behavior: Mapping[str, Any] | None = None
-    hpa_name_override: str | None = None
-    restore_to_original_replica_count: bool = False
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def hpa_name(self) -> str:
-        return hpa_name(self)
-
-    @property
-    def paused_replicas(self) -> int | None:
-        raw = self.annotations.get(ANN_PAUSED_REPLICAS)
-        return None if raw is None else int(raw)
-
-    @property
-    def paused(self) -> bool:
-        """``paused`` true, or ``paused-replicas`` present whatever its value (§4.2)."""
-        return parse_bool_annotation(self.annotations, ANN_PAUSED) or ANN_PAUSED_REPLICAS in self.annotations
-
-    @property
-    def paused_scale_in(self) -> bool:
-        return parse_bool_annotation(self.annotations, ANN_PAUSED_SCALE_IN)
-
-    @property
-    def paused_scale_out(self) -> bool:
-        return parse_bool_annotation(self.annotations, ANN_PAUSED_SCALE_OUT)
-
-    @property
-    def force_activation(self) -> bool:
-        return parse_bool_annotation(self.annotations, ANN_FORCE_ACTIVATION)
-
-
-def hpa_name(so: ScaledObjectSpec) -> str:
-    """``advanced.horizontalPodAutoscalerConfig.name`` or ``keda-hpa-<name>``."""
-    return so.hpa_name_override or f"keda-hpa-{so.name}"
-
-
-def _int(spec: Mapping[str, Any], key: str, default: int | None, obj: str, lo: int = 0) -> int | None:
-    raw = spec.get(key, default)
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < lo:
-        raise ManifestError(f"spec.{key}={raw!r} must be an integer >= {lo}", obj=obj,
-                            field=f"spec.{key}")
-    return raw
-
-
-def scaled_object_from_manifest(doc: Mapping[str, Any], *, path: str | None = None) -> ScaledObjectSpec:
-    """Parse a ``keda.sh/v1alpha1`` ScaledObject and apply KEDA's defaults (§4.2).
-
-    Raises ManifestError for fields KEDA would refuse (idle ≥ min, min > max, bad fallback
-    behavior, unsupported triggers) and for ``advanced.scalingModifiers`` (not simulated).
-    """
-    meta = doc.get("metadata") or {}
-    name = str(meta.get("name", ""))
-    obj = f"ScaledObject/{name}"
-    spec = doc.get("spec") or {}
-    ref = spec.get("scaleTargetRef") or {}
-    if not ref.get("name"):
-        raise ManifestError("spec.scaleTargetRef.name is required: name the Deployment to scale",
-                            path=path, obj=obj, field="spec.scaleTargetRef.name")
-    target = ScaleTargetRef(name=str(ref["name"]), kind=str(ref.get("kind") or "Deployment"),
-                            api_version=str(ref.get("apiVersion") or "apps/v1"))
-    try:
-        polling = _int(spec, "pollingInterval", 30, obj, lo=1)
-        cooldown = _int(spec, "cooldownPeriod", 300, obj)
-        initial_cooldown = _int(spec, "initialCooldownPeriod", 0, obj)
-        min_rc = _int(spec, "minReplicaCount", 0, obj)
-        max_rc = _int(spec, "maxReplicaCount", 100, obj)
-        idle = _int(spec, "idleReplicaCount", None, obj)
-    except ManifestError as e:
-        e.path = path
-        raise
-    if min_rc > max_rc:
-        raise ManifestError(f"minReplicaCount={min_rc} must be less than or equal to "
-                            f"maxReplicaCount={max_rc}", path=path, obj=obj,
-                            field="spec.minReplicaCount")
-    if idle is not None and idle >= min_rc:
-        raise ManifestError(f"idleReplicaCount={idle} must be less than minReplicaCount={min_rc} "
-                            "(in practice only 0 works)", path=path, obj=obj,
-                            field="spec.idleReplicaCount")
-    fb = None
-    if spec.get("fallback") is not None:
-        raw = spec["fallback"]
-        behavior = raw.get("behavior") or "static"
-        if behavior not in FALLBACK_BEHAVIORS:
-            raise ManifestError(f"fallback.behavior {behavior!r} must be one of "
-                                f"{', '.join(FALLBACK_BEHAVIORS)}", path=path, obj=obj,
-                                field="spec.fallback.behavior")
-        fb = Fallback(failure_threshold=int(raw.get("failureThreshold", 0)),
-                      replicas=int(raw.get("replicas", 0)), behavior=behavior)
-    advanced = spec.get("advanced") or {}
-    if advanced.get("scalingModifiers"):
-        raise ManifestError("advanced.scalingModifiers is not simulated by the twin (no formula "
-                            "engine); remove it or use the kind backend", path=path, obj=obj,
-                            field="spec.advanced.scalingModifiers")
-    hpa_cfg = advanced.get("horizontalPodAutoscalerConfig") or {}
-    raw_triggers = spec.get("triggers") or []
-    if not raw_triggers:
-        raise ManifestError("spec.triggers is empty: add at least one trigger", path=path,
-                            obj=obj, field="spec.triggers")
-    try:
-        triggers = tuple(parse_trigger(t, i) for i, t in enumerate(raw_triggers))
-    except ManifestError as e:
-        raise ManifestError(str(e), path=path, obj=obj, field=e.field) from e
-    names = [t.metric_name for t in triggers if not t.is_resource]
-    if len(names) != len(set(names)):
-        raise ManifestError("two triggers produce the same metric name", path=path, obj=obj,
-                            field="spec.triggers")
-    return ScaledObjectSpec(
-        name=name, namespace=str(meta.get("namespace") or "default"), scale_target_ref=target,
-        triggers=triggers, polling_interval=polling, cooldown_period=cooldown,
-        initial_cooldown_period=initial_cooldown, min_replica_count=min_rc,
-        max_replica_count=max_rc, idle_replica_count=idle, fallback=fb,
-        hpa_behavior=hpa_cfg.get("behavior"), hpa_name_override=hpa_cfg.get("name"),
-        restore_to_original_replica_count=bool(advanced.get("restoreToOriginalReplicaCount", False)),
-        annotations=dict(meta.get("annotations") or {}), labels=dict(meta.get("labels") or {}))
-
 
 def generated_hpa_manifest(so: ScaledObjectSpec) -> dict:
     """The autoscaling/v2 HPA KEDA creates for ``so`` (§4.3) [KD-HPA ``newHPAForScaledObject``].

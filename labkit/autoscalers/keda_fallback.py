@@ -7,15 +7,11 @@ metrics adapter (the HPA's reads), which share the counters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
+from .keda_spec import Fallback, ScaledObjectSpec
 from .keda_triggers import Trigger, TriggerResult
 from .status import Condition
-
-if TYPE_CHECKING:
-    from .keda import Fallback, ScaledObjectSpec
-
-FALLBACK_BEHAVIORS = ("static", "currentReplicas", "currentReplicasIfHigher", "currentReplicasIfLower")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from .kpa import MIN_ACTIVATORS, PROGRESS_DEADLINE, KPASettings
+from .knative_settings import KPASettings
+from .kpa import MIN_ACTIVATORS, PROGRESS_DEADLINE
 from .status import Condition
 
 ACTIVATION_TIMEOUT_BUFFER = 30.0

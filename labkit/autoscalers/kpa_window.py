@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping, Protocol
 
-if TYPE_CHECKING:
-    from .kpa import KPASettings
+
+class Windowed(Protocol):
+    """What the window length depends on (a ``KPASettings`` has both)."""
+
+    stable_window: float
+    panic_window_percentage: float
 
 WINDOW_PRECISION = 6         # WindowAverage rounding, decimals [KN-COL]
 _SAMPLE_X = 1.96 ** 2 * 100 / 5 ** 2   # ≈ 15.37 [KN-COL sample_size.go]
@@ -28,7 +32,7 @@ def round_to_digits(x: float, digits: int = WINDOW_PRECISION) -> float:
     return _go_round(x * p) / p
 
 
-def panic_window_seconds(settings: "KPASettings") -> int:
+def panic_window_seconds(settings: Windowed) -> int:
     """Panic window length: ``round(W × panic% / 100)`` seconds, at least 1 s (§2.4)."""
     return max(1, int(_go_round(settings.stable_window * settings.panic_window_percentage / 100)))
 

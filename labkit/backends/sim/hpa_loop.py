@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ...autoscalers.hpa import Container, MetricSpec, PodInfo
+from ...autoscalers.hpa_types import Container, MetricSpec, PodInfo
 from ...autoscalers.hpa_controller import ControllerConfig, ReconcileResult, reconcile
 from ...autoscalers.hpa_spec import HPASpec
 from ...timeline import TimelineRecorder

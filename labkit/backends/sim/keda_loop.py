@@ -20,7 +20,7 @@ import json
 from collections import deque
 from typing import TYPE_CHECKING, Mapping
 
-from ...autoscalers.hpa import MetricError
+from ...autoscalers.hpa_types import MetricError
 from ...autoscalers.hpa_spec import hpa_spec_from_manifest
 from ...autoscalers.keda import (ScaledObjectSpec, generated_hpa_manifest, hpa_metric_value,
                                  new_keda_state, poll, scaled_object_from_manifest)
