@@ -42,6 +42,9 @@ def _up(p: argparse.ArgumentParser) -> None:
                    help="which add-ons to install (default hpa)")
     p.add_argument("--dry-run", action="store_true",
                    help="print every step (commands, manifest URLs, waits) without running them")
+    p.add_argument("--keep-on-failure", action="store_true",
+                   help="if a step fails, keep the half-made cluster for diagnosis "
+                        "(default: delete it so a retry starts clean)")
 
 
 def _validate(p: argparse.ArgumentParser) -> None:

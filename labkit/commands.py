@@ -45,7 +45,7 @@ def up(args: argparse.Namespace) -> int:
     if args.dry_run:   # what a fresh `up` would do; needs no Docker or kind
         print(install_plan(args.profile).describe())
         return 0
-    cluster_up(args.profile)
+    cluster_up(args.profile, keep_on_failure=getattr(args, "keep_on_failure", False))
     return 0
 
 

@@ -220,6 +220,35 @@ def kind_usable(*, runner: Runner | None = None, timeout: float = 4.0) -> tuple[
     return True, f"Docker {res.stdout.strip()} and kind are available"
 
 
+def labkit_cluster_running(*, runner: Runner | None = None,
+                           timeout: float = 4.0) -> tuple[bool, str]:
+    """Fast: is a labkit cluster (made by ``labkit up``) running right now?
+
+    What ``backend="auto"`` asks: it uses kind only then, and never makes a cluster itself
+    (the checks are ``docker info``, ``kind get clusters`` and ``kubectl config
+    get-contexts``; nothing here creates anything).
+    """
+    runner = runner or SubprocessRunner()
+    ok, why = kind_usable(runner=runner, timeout=timeout)
+    if not ok:
+        return False, why
+    res = runner.run(["kind", "get", "clusters"], check=False, timeout=timeout)
+    if v.CLUSTER_NAME not in res.stdout.split():
+        return False, f"no kind cluster named {v.CLUSTER_NAME} is running"
+    ctx = runner.run(["kubectl", "config", "get-contexts", "-o", "name"], check=False,
+                     timeout=timeout)
+    if v.CONTEXT not in ctx.stdout.split():
+        return False, (f"the kind cluster {v.CLUSTER_NAME} runs but kubectl has no context "
+                       f"{v.CONTEXT} (`kind export kubeconfig --name {v.CLUSTER_NAME}`)")
+    return True, f"the labkit cluster is running (context {v.CONTEXT})"
+
+
+#: The one line ``auto`` adds when it falls back to the twin.
+HOW_TO_GET_THE_REAL_CLUSTER = ("for the real cluster, run `labkit up --profile all` (needs "
+                               "Docker, kind, kubectl; `labkit doctor` checks), then use "
+                               "backend=\"auto\" or \"kind\"")
+
+
 # -- the report ------------------------------------------------------------------------------------
 def _notebook_count() -> int:
     nb = Path(__file__).resolve().parents[1] / "notebooks"
@@ -251,7 +280,7 @@ def run_doctor(profile: str = "hpa", *, workshop: bool = False, as_json: bool = 
     out = out or sys.stdout
     runner = runner or SubprocessRunner()
     checks = check(profile, runner=runner)
-    usable = kind_usable(runner=runner)
+    usable = labkit_cluster_running(runner=runner)
     ok = all(c.ok for c in checks if c.required)
     record = workshop_record(profile, checks, usable)
     if as_json and not workshop:
@@ -271,8 +300,8 @@ def run_doctor(profile: str = "hpa", *, workshop: bool = False, as_json: bool = 
                "NOT READY for the real cluster: fix the FAIL lines above")
     print(verdict, file=out)
     print(f"backend=\"auto\" will use the {'kind cluster' if usable[0] else 'embedded twin (sim)'}"
-          f": {usable[1]}." + ("" if usable[0] else " Every notebook works on the twin."),
-          file=out)
+          f": {usable[1]}." + ("" if usable[0] else " Every notebook works on the twin; "
+                               + HOW_TO_GET_THE_REAL_CLUSTER + "."), file=out)
     if workshop:
         print("JSON for the instructor: " + json.dumps(
             {k: v_ for k, v_ in record.items() if k != "checks"}, separators=(",", ":")),

@@ -87,18 +87,20 @@ def register(name: str, factory: Callable[..., Backend]) -> None:
 
 
 def pick(backend: str = "auto", *, quiet: bool = False, **options) -> Backend:
-    """Return a backend by name; ``"auto"`` uses kind when it can work here, else the twin.
+    """Return a backend by name; ``"auto"`` uses kind when a labkit cluster is running.
 
-    Prints one line saying which backend was chosen and why (unless ``quiet``).
+    ``auto`` never makes a cluster: it uses kind only when ``labkit up`` already made one,
+    else the twin, and then says in one line how to get the real one. Prints one line saying
+    which backend was chosen and why (unless ``quiet``).
     """
     _load_builtin()
     if backend == "auto":
-        from ..doctor import kind_usable
-        ok, why = kind_usable()
+        from ..doctor import HOW_TO_GET_THE_REAL_CLUSTER, labkit_cluster_running
+        ok, why = labkit_cluster_running()
         backend = "kind" if ok else "sim"
         if not quiet:
             print(f"labkit: using the {'real kind cluster' if ok else 'embedded twin (sim)'}"
-                  f" backend: {why}")
+                  f" backend: {why}" + ("" if ok else f"; {HOW_TO_GET_THE_REAL_CLUSTER}"))
     elif not quiet:
         print(f"labkit: using the {backend} backend")
     try:

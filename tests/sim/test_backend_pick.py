@@ -10,12 +10,14 @@ from labkit.backends.sim import SimBackend
 from labkit.errors import BackendError, LabkitError
 
 
-def test_auto_uses_the_twin_when_kind_cannot_work(monkeypatch, capsys):
-    monkeypatch.setattr(doctor, "kind_usable", lambda: (False, "Docker is not running"))
+def test_auto_uses_the_twin_when_no_labkit_cluster_runs(monkeypatch, capsys):
+    monkeypatch.setattr(doctor, "labkit_cluster_running",
+                        lambda: (False, "no kind cluster named labkit is running"))
     b = base.pick("auto")
     assert isinstance(b, SimBackend)
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "twin" in out[0] and "Docker is not running" in out[0]
+    assert len(out) == 1 and "twin" in out[0] and "no kind cluster named labkit" in out[0]
+    assert "labkit up --profile all" in out[0]   # and how to get the real one
 
 
 def test_unknown_backend_names_the_choices():

@@ -8,8 +8,14 @@
   API about once a second into the Timeline (:mod:`.observe`);
 - ``reset()`` removes the variant and clears the Timeline; ``close()`` stops locust.
 
-Runs in real time only (``speed`` is ignored). With ``context=`` pointing at another cluster
-(a workshop's cloud cluster) nothing is created: the add-ons must already be there.
+- ``apply(manifest)`` / ``delete(kind, name)``: ``kubectl apply --server-side`` / ``kubectl
+  delete`` at the current time (while load runs), restricted to objects this learner owns.
+
+Runs in real time only (``speed`` is ignored). No cluster is ever created here: ``deploy``
+installs a missing add-on into the existing ``kind-labkit`` cluster, and says to run
+``labkit up`` when there is none. With ``context=`` pointing at another cluster (a workshop's
+shared one) nothing is installed: the add-ons must already be there, and every object carries
+the owner label (:data:`.deploy.OWNER_LABEL`) so learners never touch each other's objects.
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ from __future__ import annotations
 import inspect
 import threading
 import time
-import weakref
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ...errors import BackendError
 from ...load import LoadProfile
@@ -27,16 +35,40 @@ from ...manifests import Variant, load_variant
 from ...timeline import Timeline, TimelineRecorder
 from . import deploy as d
 from . import observe
+from . import live
 from . import versions as v
 from .kubectl import kubectl_equivalents, load_url
 
-_LIVE: "weakref.WeakSet[KindBackend]" = weakref.WeakSet()
+#: The Knative autoscaler's pods and metrics port: knative/serving knative-v1.23.0
+#: config/core/deployments/autoscaler.yaml (label app: autoscaler, containerPort 9090
+#: "metrics"); the Prometheus server's default port 9090 and path /metrics are in
+#: vendor/knative.dev/pkg/observability/metrics/prometheus/server.go.
+AUTOSCALER_NAMESPACE, AUTOSCALER_SELECTOR, AUTOSCALER_METRICS_PORT = (
+    "knative-serving", "app=autoscaler", 9090)
+
+#: ``kubectl delete KIND``: the names kubectl accepts -> (apiVersion, Kind, resource.group).
+KINDS: dict[str, tuple[str, str, str]] = {}
+for _names, _gvk in (
+        (("hpa", "horizontalpodautoscaler", "horizontalpodautoscalers"),
+         ("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscaler.autoscaling")),
+        (("deployment", "deployments", "deploy"), ("apps/v1", "Deployment",
+                                                   "deployment.apps")),
+        (("service", "services", "svc"), ("v1", "Service", "service")),
+        (("configmap", "configmaps", "cm"), ("v1", "ConfigMap", "configmap")),
+        (("scaledobject", "scaledobjects", "so"),
+         ("keda.sh/v1alpha1", "ScaledObject", "scaledobject.keda.sh")),
+        (("ksvc", "kservice", "kservices"),
+         ("serving.knative.dev/v1", "Service", "service.serving.knative.dev")),
+        (("inferenceservice", "inferenceservices", "isvc"),
+         ("serving.kserve.io/v1beta1", "InferenceService",
+          "inferenceservice.serving.kserve.io"))):
+    for _n in _names:
+        KINDS[_n] = _gvk
 
 
 def close_all_backends() -> None:
     """Stop what every live KindBackend started (``labkit down`` calls this)."""
-    for b in list(_LIVE):
-        b.close()
+    live.close_all()
 
 
 class KindBackend:
@@ -46,8 +78,9 @@ class KindBackend:
 
     def __init__(self, *, context: str = v.CONTEXT, namespace: str = "default",
                  auto_up: bool = True, poll_interval: float = 1.0, api: Any = None,
-                 show_kubectl: bool = True):
+                 show_kubectl: bool = True, owner: str | None = None):
         self.context, self.namespace = context, namespace
+        self.owner = d.owner_value(owner) if owner else d.default_owner()
         self.auto_up, self.poll_interval, self.show_kubectl = auto_up, poll_interval, show_kubectl
         self._api = api
         self.variant: Variant | None = None
@@ -61,7 +94,8 @@ class KindBackend:
         self._start_wall: datetime | None = None
         self._seen_events: set = set()
         self._conditions: dict = {}
-        _LIVE.add(self)
+        self._metrics_problem: str | None = None
+        live.register(self)
 
     # -- the API ---------------------------------------------------------------------------------
     @property
@@ -73,20 +107,54 @@ class KindBackend:
     def deploy(self, variant: str | Variant) -> Variant:
         var = variant if isinstance(variant, Variant) else load_variant(variant)
         if self.auto_up and self.context == v.CONTEXT:
-            from .cluster import up
-            up(v.VARIANT_PROFILE.get(var.name, "all"), progress=True)
+            from .cluster import up   # adds missing add-ons; never creates the cluster
+            up(v.VARIANT_PROFILE.get(var.name, "all"), progress=True, create_cluster=False)
         self._stop_load()
-        d.remove_variant(self.api, self.variant, self.namespace)
-        d.apply_variant(self.api, var, self.namespace)
+        d.remove_variant(self.api, self.variant, self.namespace, owner=self.owner)
+        d.apply_variant(self.api, var, self.namespace, owner=self.owner)
         d.wait_ready(self.api, var, self.namespace)
         self.variant, self.spec = var, d.watch_spec(var, self.namespace)
         self.recorder.clear()
         self.recorder.meta.update({"variant": var.name})
         self._t0 = None
+        self._metrics_problem = None
         if self.show_kubectl and var.name in v.VARIANT_PROFILE:
             print("labkit: deployed; the kubectl equivalent: "
-                  + " && ".join(kubectl_equivalents(var.name)[:1]))
+                  + " && ".join(self.kubectl(var.name)[:2]))
         return var
+
+    def kubectl(self, variant: str) -> list[str]:
+        """:func:`.kubectl.kubectl_equivalents` for this backend's context, namespace, owner."""
+        return kubectl_equivalents(variant, context=self.context, namespace=self.namespace,
+                                   owner=self.owner)
+
+    def apply(self, manifest: str | Path | dict | list[dict]) -> list[str]:
+        """``kubectl apply --server-side``, now: only new objects or objects this owner has."""
+        docs = _documents(manifest)
+        for doc in docs:
+            d.check_owned(self.api, doc, self.namespace, self.owner)
+        lines = []
+        for doc in docs:
+            d.apply_owned(self.api, doc, self.namespace, self.owner)
+            lines.append(f"{_resource(doc)}/{doc['metadata']['name']} serverside-applied")
+        return lines
+
+    def delete(self, kind: str, name: str) -> list[str]:
+        """``kubectl delete KIND NAME`` in this namespace, now: only this owner's objects."""
+        try:
+            api_version, kind_name, resource = KINDS[kind.lower()]
+        except KeyError:
+            raise BackendError(f"cannot delete kind {kind!r}; labkit deletes "
+                               f"{', '.join(sorted({k[1] for k in KINDS.values()}))}") from None
+        obj = self.api.get(api_version, kind_name, name, self.namespace)
+        if obj is None:
+            raise BackendError(f'{resource} "{name}" not found in namespace {self.namespace}')
+        if d.owner_of(obj) != self.owner:
+            raise BackendError(f"{kind_name}/{name} in namespace {self.namespace} is not yours "
+                               f"({d.OWNER_LABEL}={d.owner_of(obj) or '(none)'}; you are "
+                               f"{self.owner}); labkit deletes only its own objects")
+        self.api.delete(api_version, kind_name, name, self.namespace)
+        return [f'{resource} "{name}" deleted']
 
     def load(self, profile: LoadProfile | None) -> None:
         self.profile = profile
@@ -112,7 +180,7 @@ class KindBackend:
 
     def reset(self) -> None:
         self._stop_load()
-        d.remove_variant(self.api, self.variant, self.namespace)
+        d.remove_variant(self.api, self.variant, self.namespace, owner=self.owner)
         self.variant = self.spec = None
         self.recorder.clear()
         self._t0 = None
@@ -162,16 +230,30 @@ class KindBackend:
         return row
 
     def _kpa_metrics(self, revision: str) -> dict[str, float]:
-        """The Knative autoscaler's view (panic mode, concurrency) via the API server proxy."""
+        """The Knative autoscaler's view (panic mode, concurrency) via the API server's pod
+        proxy. When it cannot be read, one Warning event says why (never silently)."""
         try:
-            pods = self.api.list("v1", "Pod", "knative-serving", label_selector="app=autoscaler")
+            pods = [p for p in self.api.list("v1", "Pod", AUTOSCALER_NAMESPACE,
+                                             label_selector=AUTOSCALER_SELECTOR)
+                    if observe.pod_is_ready(p)]
             if not pods:
-                return {}
-            name = pods[0]["metadata"]["name"]
-            text = self.api.raw(f"/api/v1/namespaces/knative-serving/pods/{name}:9090/"
-                                "proxy/metrics")
-            return observe.kpa_metrics(text, revision)
-        except Exception:  # best effort: the sample still has replicas and desiredScale
+                raise BackendError("no ready Knative autoscaler pod in knative-serving")
+            text = self.api.pod_proxy(AUTOSCALER_NAMESPACE, pods[0]["metadata"]["name"],
+                                      AUTOSCALER_METRICS_PORT, "metrics")
+            got = observe.kpa_metrics(text, revision, self.namespace)
+            if not got:
+                raise BackendError(f"the autoscaler's /metrics has no kn_revision_* series "
+                                   f"for revision {revision} yet")
+            self._metrics_problem = None
+            return got
+        except BackendError as e:
+            if self._metrics_problem is None and self._t0 is not None:
+                self.recorder.add_event(
+                    time.monotonic() - self._t0, f"PodAutoscaler/{revision}",
+                    "KPAMetricsUnavailable",
+                    f"panic mode and concurrency cannot be read: {e}. `labkit up --profile "
+                    f"knative` sets config-observability metrics-protocol: prometheus", "Warning")
+            self._metrics_problem = str(e)
             return {}
 
     # -- load ------------------------------------------------------------------------------------
@@ -180,7 +262,7 @@ class KindBackend:
             return
         from ... import loadgen
         url, headers = load_url(self.variant.name if self.variant.name in v.VARIANT_PROFILE
-                                else "hpa-v1")
+                                else "hpa-v1", self.namespace)
         kwargs: dict[str, Any] = {"on_stats": self._on_stats, "stop": self._stop}
         if headers:
             if "headers" not in inspect.signature(loadgen.drive).parameters:
@@ -204,3 +286,32 @@ class KindBackend:
             self._load_thread.join(timeout=15)
             self._load_thread = None
         self._stats = None
+
+
+def _documents(manifest: str | Path | dict | list[dict]) -> list[dict]:
+    """YAML text, a file or kustomization path, one object or a list of objects -> dicts."""
+    from ...manifests import load_objects
+    if isinstance(manifest, dict):
+        docs = [manifest]
+    elif isinstance(manifest, list):
+        docs = list(manifest)
+    elif isinstance(manifest, Path) or (isinstance(manifest, str) and "\n" not in manifest
+                                        and Path(manifest).exists()):
+        docs = [o.doc for o in load_objects(manifest)]
+    else:
+        try:
+            docs = [x for x in yaml.safe_load_all(str(manifest)) if x]
+        except yaml.YAMLError as e:
+            raise BackendError(f"apply: the manifest is not YAML ({e})") from None
+    for doc in docs:
+        if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion") \
+                or not (doc.get("metadata") or {}).get("name"):
+            raise BackendError("apply: every object needs apiVersion, kind and metadata.name "
+                               f"(got {str(doc)[:80]})")
+    return docs
+
+
+def _resource(doc: dict) -> str:
+    """``deployment.apps``, ``horizontalpodautoscaler.autoscaling``: how kubectl names a kind."""
+    group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
+    return doc["kind"].lower() + (f".{group}" if group else "")

@@ -5,15 +5,25 @@ the rules here run against a fake in tests; :class:`KubeApi` is the real one, bu
 Kubernetes Python client's dynamic client (server-side apply = PATCH with
 ``application/apply-patch+yaml``, field manager ``labkit``), imported lazily.
 
+Shared clusters: ``context=`` may point at a cluster others use. Every object labkit creates
+carries the owner label :data:`OWNER_LABEL` (:func:`default_owner`, or ``owner=``); deploy
+refuses to overwrite an object it does not own, and removal deletes only objects with its own
+owner label in its own namespace, so another learner's objects survive.
+
 Terminal equivalent: ``kubectl apply --server-side --field-manager=labkit -k manifests/<variant>``,
-then ``kubectl wait``, and ``kubectl delete -k manifests/<variant> --wait``.
+then ``kubectl wait``, and ``kubectl delete -l labkit.dev/owner=<you> ... --wait``.
 """
 
 from __future__ import annotations
 
+import copy
+import getpass
+import os
+import re
+import socket
 import time as _time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from ...errors import BackendError
 from ...manifests import Variant
@@ -21,6 +31,46 @@ from . import observe
 
 FIELD_MANAGER = "labkit"
 PART_OF = "app.kubernetes.io/part-of=labkit"
+#: The label every object labkit creates carries: whose it is (a learner on a shared cluster).
+OWNER_LABEL = "labkit.dev/owner"
+MANAGED_BY = ("app.kubernetes.io/managed-by", "labkit")
+#: Words in an API error that mean "a webhook is not serving yet" (the API server's message
+#: for failurePolicy: Fail webhooks: 'failed calling webhook "...": ... connection refused' /
+#: 'no endpoints available for service'); worth retrying for a bounded time.
+WEBHOOK_NOT_READY = ("failed calling webhook", "no endpoints available", "connection refused")
+
+
+def default_owner() -> str:
+    """The owner label value: ``$LABKIT_OWNER``, else ``<user>-<host>``, as a valid label value."""
+    raw = os.environ.get("LABKIT_OWNER") or f"{getpass.getuser()}-{socket.gethostname()}"
+    return owner_value(raw)
+
+
+def owner_value(raw: str) -> str:
+    """``raw`` as a label value: [A-Za-z0-9._-], at most 63 characters, alphanumeric ends."""
+    value = re.sub(r"[^A-Za-z0-9._-]+", "-", raw)[:63].strip("-._")
+    if not value:
+        raise BackendError(f"owner {raw!r} has no letters or digits; pass owner='alice' "
+                           "(or set LABKIT_OWNER)")
+    return value
+
+
+def owner_of(obj: Mapping[str, Any] | None) -> str | None:
+    return (((obj or {}).get("metadata") or {}).get("labels") or {}).get(OWNER_LABEL)
+
+
+def stamp(doc: Mapping[str, Any], owner: str) -> dict:
+    """A copy of ``doc`` with the owner labels on the object and on its pod template."""
+    out = copy.deepcopy(dict(doc))
+    labels = out.setdefault("metadata", {}).setdefault("labels", {})
+    labels[OWNER_LABEL] = owner
+    labels.setdefault(*MANAGED_BY)
+    template = (out.get("spec") or {}).get("template")
+    # Deployment (apps/v1) and Knative Service (serving.knative.dev/v1) pod templates: their
+    # labels reach the pods, so removal can wait for exactly this owner's pods.
+    if isinstance(template, dict) and out.get("kind") in ("Deployment", "Service"):
+        template.setdefault("metadata", {}).setdefault("labels", {})[OWNER_LABEL] = owner
+    return out
 
 #: Which add-on profile provides each API group (for "run labkit up --profile X" hints).
 GROUP_PROFILE = {"serving.knative.dev": "knative", "serving.kserve.io": "kserve",
@@ -34,6 +84,7 @@ SWEEP_KINDS: tuple[tuple[str, str], ...] = (
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("apps/v1", "Deployment"),
     ("v1", "Service"),
+    ("v1", "ConfigMap"),
 )
 
 
@@ -50,13 +101,20 @@ class ClusterApi(Protocol):
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool: ...
 
-    def raw(self, path: str) -> str: ...
+    def pod_proxy(self, namespace: str, pod: str, port: int, path: str) -> str:
+        """GET ``/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy/{path}`` as text."""
+        ...
 
 
 class KubeApi:
-    """:class:`ClusterApi` over the Kubernetes Python client (a kubeconfig context)."""
+    """:class:`ClusterApi` over the Kubernetes Python client (a kubeconfig context).
 
-    def __init__(self, context: str | None = None):
+    Every call goes through :meth:`_call`, which turns "cannot connect" into one
+    :class:`BackendError` naming the context and the server (no urllib3 traceback) and an
+    API error into one line with its status and message.
+    """
+
+    def __init__(self, context: str | None = None, *, timeout: float = 10.0):
         try:
             from kubernetes import config, dynamic
             from kubernetes.client import api_client
@@ -68,13 +126,44 @@ class KubeApi:
         except Exception as e:
             raise BackendError(f"cannot use the kubeconfig context {context!r} ({e}); run "
                                "`labkit up`, or check `kubectl config get-contexts`") from e
-        self.client: Any = dynamic.DynamicClient(client)
+        # One attempt per call: urllib3's default retries make an absent server take long
+        # and end in a MaxRetryError traceback; we say it once, plainly.
+        client.configuration.retries = 0
+        self.context, self.timeout = context, timeout
+        self.server = client.configuration.host
         self.api_client: api_client.ApiClient = client
+        self._dynamic: Any = None
+        self._dynamic_cls = dynamic.DynamicClient
+
+    @property
+    def client(self) -> Any:
+        """The dynamic client (it reads the API's discovery documents on first use)."""
+        if self._dynamic is None:
+            self._dynamic = self._call(lambda: self._dynamic_cls(self.api_client))
+        return self._dynamic
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError as Urllib3Error
+        try:
+            return fn()
+        except (Urllib3Error, OSError) as e:
+            reason = getattr(e, "reason", None) or e
+            raise BackendError(
+                f"cannot reach the Kubernetes API server of context {self.context!r} at "
+                f"{self.server} ({str(reason).split(': ')[-1][:160]}). Is the cluster running? "
+                f"`kind get clusters` lists kind clusters; `labkit up` makes labkit's; for "
+                f"another cluster check `kubectl --context {self.context} cluster-info`."
+            ) from None
+        except ApiException as e:
+            raise BackendError(f"the API server of context {self.context!r} answered "
+                               f"{e.status} {e.reason}: {_api_message(e.body)}") from None
 
     def _resource(self, api_version: str, kind: str) -> Any:
         from kubernetes.dynamic.exceptions import ResourceNotFoundError
         try:
-            return self.client.resources.get(api_version=api_version, kind=kind)
+            return self._call(lambda: self.client.resources.get(api_version=api_version,
+                                                                kind=kind))
         except ResourceNotFoundError as e:
             group = api_version.split("/")[0] if "/" in api_version else ""
             profile = GROUP_PROFILE.get(group, "all")
@@ -83,36 +172,61 @@ class KubeApi:
 
     def get(self, api_version, kind, name, namespace):
         from kubernetes.dynamic.exceptions import NotFoundError
-        try:
-            return self._resource(api_version, kind).get(name=name, namespace=namespace).to_dict()
-        except NotFoundError:
-            return None
+        r = self._resource(api_version, kind)
+
+        def once() -> dict | None:
+            try:
+                return r.get(name=name, namespace=namespace,
+                             _request_timeout=self.timeout).to_dict()
+            except NotFoundError:
+                return None
+        return self._call(once)
 
     def list(self, api_version, kind, namespace, *, label_selector=None):
-        res = self._resource(api_version, kind).get(namespace=namespace,
-                                                    label_selector=label_selector)
+        r = self._resource(api_version, kind)
+        res = self._call(lambda: r.get(namespace=namespace, label_selector=label_selector,
+                                       _request_timeout=self.timeout))
         return list(res.to_dict().get("items") or [])
 
     def apply(self, doc, namespace):
         r = self._resource(doc["apiVersion"], doc["kind"])
         ns = namespace if r.namespaced else None
-        return self.client.server_side_apply(r, body=dict(doc), namespace=ns,
-                                             field_manager=FIELD_MANAGER,
-                                             force_conflicts=True).to_dict()
+        return self._call(lambda: self.client.server_side_apply(
+            r, body=dict(doc), namespace=ns, field_manager=FIELD_MANAGER,
+            force_conflicts=True, _request_timeout=self.timeout).to_dict())
 
     def delete(self, api_version, kind, name, namespace):
         from kubernetes.dynamic.exceptions import NotFoundError
-        try:
-            self._resource(api_version, kind).delete(name=name, namespace=namespace,
-                                                     propagation_policy="Foreground")
-            return True
-        except NotFoundError:
-            return False
+        r = self._resource(api_version, kind)
 
-    def raw(self, path):
-        resp = self.api_client.call_api(path, "GET", auth_settings=["BearerToken"],
-                                        response_type="str", _preload_content=False)
-        return resp[0].data.decode()
+        def once() -> bool:
+            try:
+                r.delete(name=name, namespace=namespace, propagation_policy="Foreground",
+                         _request_timeout=self.timeout)
+                return True
+            except NotFoundError:
+                return False
+        return self._call(once)
+
+    def pod_proxy(self, namespace, pod, port, path):
+        # kubernetes-client/python 37.x (installed 37.0.2): CoreV1Api.
+        # connect_get_namespaced_pod_proxy_with_path(name, namespace, path) GETs
+        # /api/v1/namespaces/{namespace}/pods/{name}/proxy/{path} and returns the body as str;
+        # "name:port" selects the port (the API server's pod proxy syntax). The old
+        # ApiClient.call_api(path, "GET", auth_settings=...) signature is gone in 37.x.
+        from kubernetes import client
+        core = client.CoreV1Api(self.api_client)
+        return self._call(lambda: core.connect_get_namespaced_pod_proxy_with_path(
+            f"{pod}:{port}", namespace, path, _request_timeout=self.timeout))
+
+
+def _api_message(body: Any) -> str:
+    """The ``message`` of a Kubernetes Status body, else the body's first line."""
+    import json
+    try:
+        return str(json.loads(body).get("message"))[:400]
+    except (TypeError, ValueError, AttributeError):
+        return str(body or "").strip().splitlines()[0][:400] if body else "(no message)"
 
 
 @dataclass(frozen=True)
@@ -184,12 +298,57 @@ def resolve(spec: WatchSpec, api: ClusterApi) -> WatchSpec:
 
 
 # -- apply, wait, remove ---------------------------------------------------------------------------
-def apply_variant(api: ClusterApi, variant: Variant, namespace: str = "default") -> list[str]:
+def _namespace_of(doc: Mapping[str, Any], namespace: str) -> str:
+    ns = (doc.get("metadata") or {}).get("namespace")
+    return ns if ns and ns != "default" else namespace
+
+
+def check_owned(api: ClusterApi, doc: Mapping[str, Any], namespace: str, owner: str) -> None:
+    """Refuse to touch an existing object that carries no owner label of ``owner``."""
+    meta = doc.get("metadata") or {}
+    existing = api.get(doc["apiVersion"], doc["kind"], meta.get("name", ""),
+                       _namespace_of(doc, namespace))
+    other = owner_of(existing)
+    if existing is not None and other != owner:
+        raise BackendError(
+            f"{doc['kind']}/{meta.get('name')} already exists in namespace "
+            f"{_namespace_of(doc, namespace)} and is not yours ({OWNER_LABEL}="
+            f"{other or '(none)'}; you are {owner}). labkit leaves other people's objects "
+            "alone: use your own namespace (KindBackend(namespace=...)) or ask its owner")
+
+
+def apply_owned(api: ClusterApi, doc: Mapping[str, Any], namespace: str, owner: str, *,
+                timeout: float = 120.0, poll: float = 3.0,
+                clock: Callable[[], float] = _time.monotonic,
+                sleep: Callable[[float], None] = _time.sleep) -> dict:
+    """Server-side apply one object with the owner labels, if it is new or ours.
+
+    A webhook that is not serving yet (Knative's and KServe's use failurePolicy: Fail) makes
+    the API server refuse; that is retried every ``poll`` s for up to ``timeout`` s.
+    """
+    check_owned(api, doc, namespace, owner)
+    body, ns = stamp(doc, owner), _namespace_of(doc, namespace)
+    deadline = clock() + timeout
+    while True:
+        try:
+            return api.apply(body, ns)
+        except BackendError as e:
+            if not any(w in str(e) for w in WEBHOOK_NOT_READY) or clock() >= deadline:
+                raise
+        sleep(poll)
+
+
+def apply_variant(api: ClusterApi, variant: Variant, namespace: str = "default", *,
+                  owner: str | None = None, timeout: float = 120.0,
+                  clock: Callable[[], float] = _time.monotonic,
+                  sleep: Callable[[float], None] = _time.sleep) -> list[str]:
     """Server-side apply every object of the variant, in file order; return their refs."""
+    owner = owner or default_owner()
+    for obj in variant.objects:   # refuse before changing anything
+        check_owned(api, obj.doc, namespace, owner)
     done = []
     for obj in variant.objects:
-        doc = dict(obj.doc)
-        api.apply(doc, obj.namespace if obj.namespace != "default" else namespace)
+        apply_owned(api, obj.doc, namespace, owner, timeout=timeout, clock=clock, sleep=sleep)
         done.append(obj.ref)
     return done
 
@@ -237,24 +396,36 @@ def wait_ready(api: ClusterApi, variant: Variant, namespace: str = "default", *,
 
 
 def remove_variant(api: ClusterApi, variant: Variant | None, namespace: str = "default", *,
-                   timeout: float = 180.0, poll: float = 2.0,
+                   owner: str | None = None, timeout: float = 180.0, poll: float = 2.0,
                    clock: Callable[[], float] = _time.monotonic,
                    sleep: Callable[[float], None] = _time.sleep) -> list[str]:
-    """Delete the variant's objects (autoscalers first) and anything else labkit labelled,
-    then wait until they and their pods are gone; return what was deleted.
+    """Delete this owner's objects in ``namespace`` (the variant's, autoscalers first, and any
+    other kind labkit makes), then wait until they and their pods are gone.
 
-    Deleting the autoscaler first stops it from scaling the target while it goes away.
+    Only objects whose :data:`OWNER_LABEL` is ``owner`` are touched: on a shared cluster,
+    another learner's objects in the same namespace survive. Deleting the autoscaler first
+    stops it from scaling the target while it goes away.
     """
+    owner = owner or default_owner()
+    mine = f"{OWNER_LABEL}={owner}"
     targets: list[tuple[str, str, str]] = []
     if variant is not None:
-        targets += [(o.api_version, o.kind, o.name) for o in reversed(variant.objects)]
+        for o in reversed(variant.objects):
+            try:
+                existing = api.get(o.api_version, o.kind, o.name, namespace)
+            except BackendError:
+                continue
+            if existing is not None and owner_of(existing) == owner:
+                targets.append((o.api_version, o.kind, o.name))
     for api_version, kind in SWEEP_KINDS:
         try:
-            found = api.list(api_version, kind, namespace, label_selector=PART_OF)
-        except BackendError:
+            found = api.list(api_version, kind, namespace, label_selector=mine)
+        except BackendError as e:
+            if "cannot reach" in str(e):
+                raise
             continue  # the add-on is not installed, so nothing of that kind exists
         targets += [(api_version, kind, (o.get("metadata") or {}).get("name", ""))
-                    for o in found]
+                    for o in found if owner_of(o) == owner]
     order = {k: i for i, (_, k) in enumerate(SWEEP_KINDS)}
     seen, deleted = set(), []
     for api_version, kind, name in sorted(targets, key=lambda t: order.get(t[1], 99)):
@@ -269,11 +440,12 @@ def remove_variant(api: ClusterApi, variant: Variant | None, namespace: str = "d
     deadline = clock() + timeout
     while True:
         left = [f"{k}/{n}" for a, k, n in seen if api.get(a, k, n, namespace) is not None]
-        pods = api.list("v1", "Pod", namespace, label_selector=PART_OF)
+        pods = api.list("v1", "Pod", namespace, label_selector=mine)
         if not left and not pods:
             return deleted
         if clock() >= deadline:
             raise BackendError("could not remove the previous variant within "
                                f"{timeout:.0f} s: still there: {', '.join(left)} "
-                               f"{len(pods)} pod(s). Try `kubectl delete all -l {PART_OF}`")
+                               f"{len(pods)} pod(s). Look with `kubectl get all -n {namespace} "
+                               f"-l {mine}`")
         sleep(poll)

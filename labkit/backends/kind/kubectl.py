@@ -2,63 +2,85 @@
 
 ``kubectl_equivalents("hpa-v1")`` lists them in the order of a lab: apply, watch, inspect,
 load, remove. Notebooks print them beside each labkit call (the course teaches kubectl too).
+Every kubectl line names its ``--context`` and namespace, so a command copied from a
+notebook never lands on another cluster (an instructor's shared one) by accident.
 """
 
 from __future__ import annotations
 
 from . import versions as v
+from .deploy import OWNER_LABEL
 
-_HOST = {"knative": "app-knative.default.example.com",
-         "kserve": "custom-model.default.example.com"}
+#: Knative routes ``{{.Name}}.{{.Namespace}}.{{.Domain}}`` (knative/serving knative-v1.23.0
+#: vendor/knative.dev/networking/config/config-network.yaml, domain-template). KServe in
+#: Knative mode without an Istio VirtualService routes only its predictor's Knative Service,
+#: ``<isvc>-predictor`` (kserve/kserve v0.20.0 pkg/controller/v1beta1/inferenceservice/
+#: reconcilers/ingress/ingress_reconciler.go getHostBasedServiceUrl: with
+#: disableIstioVirtualHost the URL is the predictor's).
+_KNATIVE_SERVICE = {"knative": "app-knative", "kserve": "custom-model-predictor"}
+KNATIVE_DOMAIN = "example.com"   # what `labkit up` writes into config-domain
 
 
-def load_url(variant: str) -> tuple[str, dict[str, str]]:
+def host(variant: str, namespace: str = "default") -> str | None:
+    """The Host header Kourier routes for a Knative or KServe variant (None for the others)."""
+    svc = _KNATIVE_SERVICE.get(variant)
+    return f"{svc}.{namespace}.{KNATIVE_DOMAIN}" if svc else None
+
+
+def load_url(variant: str, namespace: str = "default") -> tuple[str, dict[str, str]]:
     """Where load goes for a variant through kind's 127.0.0.1 port mappings, and the headers.
 
     NodePorts spread connections over every ready pod; Kourier routes by Host header.
     """
     if variant == "keda":
         return f"http://127.0.0.1:{v.GATEWAY_NODE_PORT}", {}
-    if variant in _HOST:
-        return f"http://127.0.0.1:{v.KOURIER_NODE_PORT}", {"Host": _HOST[variant]}
+    h = host(variant, namespace)
+    if h:
+        return f"http://127.0.0.1:{v.KOURIER_NODE_PORT}", {"Host": h}
     return f"http://127.0.0.1:{v.APP_NODE_PORT}", {}
 
 
-def kubectl_equivalents(variant: str) -> list[str]:
+def kubectl_equivalents(variant: str, *, context: str = v.CONTEXT, namespace: str = "default",
+                        owner: str = "<you>") -> list[str]:
     """What to type in a terminal for ``deploy(variant)``, watching it, and ``reset()``."""
     d = f"manifests/{variant}"
-    apply = f"kubectl apply --server-side -k {d}"
-    url, headers = load_url(variant)
-    host = "".join(f" -H 'Host: {h}'" for h in headers.values())
-    common_tail = [f"kubectl get pods -l app.kubernetes.io/part-of=labkit -w",
-                   "kubectl get events --sort-by=.lastTimestamp -w"]
+    k = f"kubectl --context {context} -n {namespace}"
+    apply = f"{k} apply --server-side -k {d}"
+    label = f"{k} label -k {d} {OWNER_LABEL}={owner} --overwrite"
+    url, headers = load_url(variant, namespace)
+    hdr = "".join(f" -H 'Host: {h}'" for h in headers.values())
+    common_tail = [f"{k} get pods -l {OWNER_LABEL}={owner} -w",
+                   f"{k} get events --sort-by=.lastTimestamp -w"]
     if variant in ("hpa-v1", "hpa-v2"):
-        body = [apply, "kubectl rollout status deployment/app-fastapi",
-                "kubectl get hpa -w", "kubectl describe hpa app-fastapi",
-                "kubectl top pods"]
+        body = [apply, label, f"{k} rollout status deployment/app-fastapi",
+                f"{k} get hpa -w", f"{k} describe hpa app-fastapi",
+                f"{k} top pods"]
     elif variant == "keda":
-        body = [apply, "kubectl get scaledobject app-fastapi -w",
-                "kubectl get hpa keda-hpa-app-fastapi -w",
-                "kubectl describe scaledobject app-fastapi",
-                "kubectl get deployment app-fastapi -w"]
+        body = [apply, label, f"{k} get scaledobject app-fastapi -w",
+                f"{k} get hpa keda-hpa-app-fastapi -w",
+                f"{k} describe scaledobject app-fastapi",
+                f"{k} get deployment app-fastapi -w"]
     elif variant == "knative":
-        body = [apply, "kubectl wait --for=condition=Ready ksvc/app-knative",
-                "kubectl get ksvc app-knative",
-                "kubectl get podautoscalers.autoscaling.internal.knative.dev -w",
-                "kubectl get revisions -l serving.knative.dev/service=app-knative"]
+        body = [apply, label, f"{k} wait --for=condition=Ready ksvc/app-knative",
+                f"{k} get ksvc app-knative",
+                f"{k} get podautoscalers.autoscaling.internal.knative.dev -w",
+                f"{k} get revisions -l serving.knative.dev/service=app-knative"]
     elif variant == "kserve":
-        body = [apply, "kubectl wait --for=condition=Ready inferenceservice/custom-model",
-                "kubectl get inferenceservice custom-model",
-                "kubectl get podautoscalers.autoscaling.internal.knative.dev -w"]
+        body = [apply, label, f"{k} wait --for=condition=Ready inferenceservice/custom-model",
+                f"{k} get inferenceservice custom-model",
+                f"{k} get podautoscalers.autoscaling.internal.knative.dev -w"]
     else:
-        body = [apply]
-    probe = f"curl -s{host} {url}/healthz" if variant != "kserve" else \
-        f"curl -s{host} {url}/v1/models/custom-model"
-    return body + common_tail + [probe, f"kubectl delete -k {d} --wait"]
+        body = [apply, label]
+    probe = f"curl -s{hdr} {url}/healthz" if variant != "kserve" else \
+        f"curl -s{hdr} {url}/v1/models/custom-model"
+    kinds = {"keda": "scaledobjects,hpa,deployments,services", "knative": "ksvc",
+             "kserve": "inferenceservices"}.get(variant, "hpa,deployments,services")
+    remove = f"{k} delete {kinds} -l {OWNER_LABEL}={owner} --wait"
+    return body + common_tail + [probe, remove]
 
 
-def print_kubectl(variant: str) -> None:
+def print_kubectl(variant: str, **kw: str) -> None:
     """Print :func:`kubectl_equivalents` as a short block."""
     print(f"# the same steps with kubectl ({variant}):")
-    for line in kubectl_equivalents(variant):
+    for line in kubectl_equivalents(variant, **kw):
         print(f"$ {line}")

@@ -221,28 +221,50 @@ def parse_prometheus(text: str) -> list[tuple[str, dict[str, str], float]]:
     return out
 
 
-#: Knative autoscaler metric name endings -> our keys (older ``autoscaler_*`` and newer
-#: OpenTelemetry ``kn_*`` spellings both end like this).
-_KPA_METRICS = {"panic_mode": "panic_mode",
-                "stable_request_concurrency": "stable_concurrency",
-                "target_concurrency_per_pod": "target_per_pod",
-                "desired_pods": "desired_pods",
-                "ready_pods": "ready_pods"}
+#: The Knative 1.23 autoscaler's metrics in Prometheus form -> our keys.
+#: OpenTelemetry names since knative-v1.19.0: knative/serving knative-v1.23.0
+#: pkg/autoscaler/scaling/metrics.go (kn.revision.pods.desired, kn.revision.capacity.excess,
+#: kn.revision.panic.mode, kn.revision.concurrency.{stable,panic,target} or
+#: kn.revision.rps.{stable,panic,target}) and pkg/reconciler/autoscaling/kpa/metrics.go
+#: (kn.revision.pods.count = ready pods, ...). The Prometheus exporter
+#: (vendor/knative.dev/pkg/observability/metrics/prometheus_enabled.go:
+#: otlptranslator.UnderscoreEscapingWithSuffixes) turns dots into underscores, drops
+#: "{...}" units and spells "/s" as "_per_second" (vendor/github.com/prometheus/otlptranslator
+#: unit_namer.go); gauges get no "_total".
+KPA_METRICS = {
+    "kn_revision_panic_mode": "panic_mode",
+    "kn_revision_concurrency_stable": "stable_concurrency",
+    "kn_revision_concurrency_panic": "panic_concurrency",
+    "kn_revision_concurrency_target": "target_per_pod",
+    "kn_revision_rps_stable_per_second": "stable_concurrency",
+    "kn_revision_rps_panic_per_second": "panic_concurrency",
+    "kn_revision_rps_target_per_second": "target_per_pod",
+    "kn_revision_pods_desired": "desired_pods",
+    "kn_revision_pods_count": "ready_pods",
+    "kn_revision_capacity_excess": "excess_capacity",
+}
+#: Attribute keys, knative/serving knative-v1.23.0 pkg/metrics/key.go (kn.revision.name,
+#: k8s.namespace.name), set per revision in cmd/autoscaler/main.go; as Prometheus labels.
+REVISION_LABEL = "kn_revision_name"
+NAMESPACE_LABEL = "k8s_namespace_name"
 
 
-def kpa_metrics(text: str, revision: str) -> dict[str, float]:
-    """The KPA's view of one revision from the autoscaler's metrics endpoint.
+def kpa_metrics(text: str, revision: str, namespace: str | None = None) -> dict[str, float]:
+    """The KPA's view of one revision from the autoscaler's ``/metrics`` (Knative 1.23).
 
-    Returns ``panic_mode`` (1/0), ``stable_concurrency`` (total in flight over the stable
-    window), ``target_per_pod``, and ``stable_per_pod`` = stable concurrency / ready pods.
+    Returns ``panic_mode`` (1/0), ``stable_concurrency`` (what the KPA observed over the
+    stable window, summed over the revision's pods: it decides ``ceil(stable / target)`` pods,
+    pkg/autoscaler/scaling/autoscaler.go), ``target_per_pod``, ``desired_pods``,
+    ``ready_pods`` and ``stable_per_pod`` = stable concurrency / ready pods.
     """
     found: dict[str, float] = {}
     for name, labels, value in parse_prometheus(text):
-        if revision not in labels.values():
+        key = KPA_METRICS.get(name)
+        if key is None or labels.get(REVISION_LABEL) != revision:
             continue
-        for ending, key in _KPA_METRICS.items():
-            if name.endswith(ending):
-                found[key] = value
+        if namespace is not None and labels.get(NAMESPACE_LABEL, namespace) != namespace:
+            continue
+        found[key] = value
     if "stable_concurrency" in found:
         pods = found.get("ready_pods") or 1.0
         found["stable_per_pod"] = found["stable_concurrency"] / max(pods, 1.0)
