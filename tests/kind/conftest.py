@@ -152,8 +152,9 @@ class FakeApi:
         self.deleted.append(f"{kind}/{name}")
         return self.objects.pop((kind, namespace or "default", name), None) is not None
 
-    def raw(self, path):
-        return ""
+    def pod_proxy(self, namespace, pod, port, path):
+        from labkit.errors import BackendError
+        raise BackendError("the API server answered 503 Service Unavailable: no endpoint")
 
 
 @pytest.fixture

@@ -60,11 +60,12 @@ def test_wait_ready_waits_for_knative_ready_condition(api, fixture):
 
 
 def test_remove_deletes_autoscaler_first_and_sweeps_labelled_leftovers(api):
-    d.apply_variant(api, load_variant("hpa-v2"))
+    d.apply_variant(api, load_variant("hpa-v2"), owner="alice")
     api.put({"apiVersion": "apps/v1", "kind": "Deployment",
-             "metadata": {"name": "left-over", "labels": {"app.kubernetes.io/part-of": "labkit"}}})
+             "metadata": {"name": "left-over", "labels": {d.OWNER_LABEL: "alice"}}})
     api.missing_kinds = {"InferenceService", "ScaledObject"}   # add-ons not installed
-    deleted = d.remove_variant(api, load_variant("hpa-v2"), clock=Clock(), sleep=lambda s: None)
+    deleted = d.remove_variant(api, load_variant("hpa-v2"), owner="alice", clock=Clock(),
+                               sleep=lambda s: None)
     assert deleted[0] == "HorizontalPodAutoscaler/app-fastapi"
     assert set(deleted) == {"HorizontalPodAutoscaler/app-fastapi", "Deployment/app-fastapi",
                             "Deployment/left-over", "Service/app-fastapi"}
@@ -73,10 +74,10 @@ def test_remove_deletes_autoscaler_first_and_sweeps_labelled_leftovers(api):
 
 def test_remove_times_out_when_pods_linger(api):
     api.put({"apiVersion": "v1", "kind": "Pod",
-             "metadata": {"name": "p", "labels": {"app.kubernetes.io/part-of": "labkit"}}})
+             "metadata": {"name": "p", "labels": {d.OWNER_LABEL: "alice"}}})
     clock = Clock()
     with pytest.raises(BackendError, match="1 pod"):
-        d.remove_variant(api, None, timeout=6, clock=clock, sleep=clock.sleep)
+        d.remove_variant(api, None, owner="alice", timeout=6, clock=clock, sleep=clock.sleep)
 
 
 @pytest.mark.parametrize("variant, autoscaler, deployment, hpa", [
@@ -146,7 +147,9 @@ def test_backend_is_registered_for_pick():
     pytest.param("keda", "http://127.0.0.1:30081", None, id="keda"),
     pytest.param("knative", "http://127.0.0.1:31080", "app-knative.default.example.com",
                  id="knative"),
-    pytest.param("kserve", "http://127.0.0.1:31080", "custom-model.default.example.com",
+    # KServe v0.20.0 ingress_reconciler.go: with disableIstioVirtualHost only the predictor's
+    # Knative Service is routed, so the Host is <isvc>-predictor.<ns>.<domain>
+    pytest.param("kserve", "http://127.0.0.1:31080", "custom-model-predictor.default.example.com",
                  id="kserve"),
 ])
 def test_load_goes_through_kinds_loopback_port_mappings(variant, url, host):
@@ -155,9 +158,25 @@ def test_load_goes_through_kinds_loopback_port_mappings(variant, url, host):
 
 
 def test_kubectl_equivalents():
-    lines = kubectl_equivalents("hpa-v1")
-    assert lines[0] == "kubectl apply --server-side -k manifests/hpa-v1"
-    assert "kubectl get hpa -w" in lines and "kubectl describe hpa app-fastapi" in lines
-    assert lines[-1] == "kubectl delete -k manifests/hpa-v1 --wait"
+    lines = kubectl_equivalents("hpa-v1", owner="alice")
+    k = "kubectl --context kind-labkit -n default"
+    assert lines[0] == f"{k} apply --server-side -k manifests/hpa-v1"
+    assert f"{k} get hpa -w" in lines and f"{k} describe hpa app-fastapi" in lines
+    assert lines[-1] == f"{k} delete hpa,deployments,services -l labkit.dev/owner=alice --wait"
     assert any("Host: app-knative.default.example.com" in l for l in kubectl_equivalents("knative"))
-    assert "kubectl describe scaledobject app-fastapi" in kubectl_equivalents("keda")
+    assert f"{k} describe scaledobject app-fastapi" in kubectl_equivalents("keda")
+
+
+@pytest.mark.parametrize("variant", ["hpa-v1", "hpa-v2", "knative", "kserve", "keda"])
+def test_every_printed_kubectl_command_names_its_context(variant):
+    lines = kubectl_equivalents(variant, context="workshop", namespace="team-a")
+    kubectl = [l for l in lines if l.startswith("kubectl")]
+    assert kubectl and all(l.startswith("kubectl --context workshop -n team-a ") for l in kubectl)
+
+
+def test_the_kserve_host_is_the_url_kserve_reports(fixture):
+    """status.url of an InferenceService in Knative mode (kserve v0.20.0 shape) is the Host."""
+    from urllib.parse import urlparse
+    isvc = fixture("inferenceservice.json")
+    assert load_url("kserve")[1]["Host"] == urlparse(isvc["status"]["url"]).hostname
+    assert d.object_ready(isvc) == (True, "Ready=True")

@@ -70,9 +70,11 @@ def test_keda_scaled_to_zero_recommends_zero(fixture):
 
 
 def test_podautoscaler_desired_scale_and_kpa_metrics(fixture):
-    metrics = observe.kpa_metrics(fixture("autoscaler-metrics.txt"), "app-knative-00001")
+    metrics = observe.kpa_metrics(fixture("autoscaler-metrics.txt"), "app-knative-00001",
+                                  "default")
     assert metrics["panic_mode"] == 1.0 and metrics["target_per_pod"] == 7.0
     assert metrics["stable_per_pod"] == pytest.approx(18.5 / 2)
+    assert (metrics["desired_pods"], metrics["ready_pods"]) == (3.0, 2.0)
     r = observe.pa_reading(fixture("podautoscaler.json"), metrics)
     assert r.desired_replicas == 3 and r.panic_mode is True
     assert r.metric_name == "concurrency (per pod)" and r.metric_target == 7.0
@@ -140,3 +142,15 @@ def test_no_autoscaler_yet_falls_back_to_spec_replicas(fixture):
     row = observe.sample_row(0.0, deployment=fixture("deployment.json"), pods=[],
                              reading=observe.Reading(None))
     assert row["desired_replicas"] == 4 and row["metric_name"] == ""
+
+
+def test_kpa_metrics_are_the_knative_1_23_opentelemetry_names(fixture):
+    """Pre-1.19 OpenCensus names (autoscaler_*) no longer count; another namespace's revision
+    of the same name does not leak in."""
+    text = fixture("autoscaler-metrics.txt")
+    assert "autoscaler_" not in text.replace("knative.dev/serving/pkg/autoscaler", "")
+    old = 'autoscaler_panic_mode{namespace_name="default",revision_name="app-knative-00001"} 1\n'
+    assert observe.kpa_metrics(old, "app-knative-00001", "default") == {}
+    team_b = observe.kpa_metrics(text, "app-knative-00001", "team-b")
+    assert team_b["stable_concurrency"] == 99.0 and team_b["panic_mode"] == 0.0
+    assert observe.kpa_metrics(text, "other-00003", "default")["target_per_pod"] == 70.0

@@ -108,7 +108,8 @@ def test_metrics_server_is_patched_for_kind_kubelets_then_waited_for():
     assert patch.argv[:7] == ("kubectl", "--context", "kind-labkit", "-n", "kube-system",
                               "patch", "deployment/metrics-server")
     values = [op["value"] for op in patch.patch["body"]]
-    assert values == ["--kubelet-insecure-tls", "--metric-resolution=15s"]
+    # --metric-resolution=15s is already in metrics-server v0.9.0's manifests/base/deployment.yaml
+    assert values == ["--kubelet-insecure-tls"]
     assert json.loads(patch.argv[-1]) == patch.patch["body"]
     assert "rollout" in steps[2].argv and "apiservice/v1beta1.metrics.k8s.io" in steps[3].argv
 

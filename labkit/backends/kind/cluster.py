@@ -289,10 +289,14 @@ def knative_steps(context: str) -> list[Step]:
         # serving-core ships its own namespace (config/core/100-namespace.yaml) but also an
         # Image (caching.internal.knative.dev, config/core/999-cache.yaml) whose CRD is in the
         # same file (config/core/300-imagecache.yaml): the first apply may miss the kind.
+        # On a re-apply its own ConfigMaps meet the config webhook (below) too.
         _apply_url(context, a, f"Knative Serving {ver}: apply core", v.KNATIVE_CORE_URL, ver,
-                   retry_for=120, why="serving-core holds a CRD and an object of that CRD"),
+                   retry_for=WEBHOOK_RETRY_S,
+                   why="serving-core holds a CRD and an object of that CRD, and ConfigMaps its "
+                       "own config webhook checks"),
         # net-kourier knative-v1.23.0 config/100-namespace.yaml creates kourier-system.
-        _apply_url(context, a, f"net-kourier {ver}: apply", v.KOURIER_URL, ver, retry_for=60,
+        _apply_url(context, a, f"net-kourier {ver}: apply", v.KOURIER_URL, ver,
+                   retry_for=WEBHOOK_RETRY_S,
                    why="the API server may still be registering serving-core's types"),
         _wait(context, a, "Knative: wait for the webhook Deployment", "condition=Available",
               ["deployment/webhook"], ns, 300,
@@ -573,6 +577,15 @@ def _attempt(runner: Runner, step: Step, context: str, progress: bool) -> Comple
                       stream=progress and step.action in ("build", "kind-create"))
 
 
+def _gist(error: str) -> str:
+    """The part of a kubectl error worth one progress line."""
+    import re
+    hook = re.search(r'failed calling webhook "([^"]+)"', error)
+    if hook:
+        return f"webhook {hook.group(1)} not serving yet ({error.rsplit(': ', 1)[-1][:60]})"
+    return error.strip().splitlines()[-1][:140]
+
+
 def run_plan(plan: InstallPlan, runner: Runner, *, progress: bool = True,
              context: str = v.CONTEXT, stream=None,
              sleep: Callable[[float], None] = _time.sleep,
@@ -598,7 +611,7 @@ def run_plan(plan: InstallPlan, runner: Runner, *, progress: bool = True,
                 raise UpStepFailed(plan.profile, i, len(plan.steps), step, attempts, elapsed,
                                    last)
             bar.note(f"{step.addon}: not ready yet (attempt {attempts}, {elapsed:.0f}/"
-                     f"{step.retry_for:.0f} s): {last.splitlines()[-1][:140]}; retrying in "
+                     f"{step.retry_for:.0f} s): {_gist(last)}; retrying in "
                      f"{step.retry_every:g} s")
             sleep(step.retry_every)
         bar.advance()
