@@ -18,7 +18,8 @@ import yaml
 
 from .errors import ManifestError
 
-VARIANTS: tuple[str, ...] = ("hpa-v1", "hpa-v2", "knative", "kserve", "keda")
+VARIANTS: tuple[str, ...] = ("hpa-v1", "hpa-v2", "knative", "kserve", "keda", "queue",
+                             "queue-jobs")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # Kustomization keys we honour; anything else would change the objects behind our back.
 _KUSTOMIZATION_KEYS = {"apiVersion", "kind", "metadata", "resources"}

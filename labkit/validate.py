@@ -2,9 +2,10 @@
 
 - Core kinds are checked against the Kubernetes OpenAPI schema of ``KUBE_VERSION`` with
   ``kubernetes_validate`` in strict mode (unknown fields are errors).
-- Knative Service, InferenceService, ScaledObject and kind's Cluster config are checked
-  against labkit's own JSON schemas (``labkit/schemas/``), which cover the fields the course
-  uses; their containers are checked against the core Container schema. Other kinds fail.
+- Knative Service, InferenceService, ScaledObject, ScaledJob and kind's Cluster config are
+  checked against labkit's own JSON schemas (``labkit/schemas/``), which cover the fields the
+  course uses; their containers are checked against the core Container schema, and a
+  ScaledJob's ``jobTargetRef`` against the core batch/v1 Job schema. Other kinds fail.
 - The lints in :mod:`labkit.lint` then look across the objects validated together.
 
 The terminal equivalent is ``labkit validate manifests/`` (exit status 1 on any error).
@@ -31,6 +32,7 @@ CRD_SCHEMAS: dict[tuple[str, str], str] = {
     ("serving.knative.dev", "Service"): "knative-service.json",
     ("serving.kserve.io", "InferenceService"): "inferenceservice.json",
     ("keda.sh", "ScaledObject"): "scaledobject.json",
+    ("keda.sh", "ScaledJob"): "scaledjob.json",
     ("kind.x-k8s.io", "Cluster"): "kind-cluster.json",
 }
 SEVERITIES = ("error", "warning")
@@ -177,6 +179,17 @@ def _crd_findings(obj: ManifestObject, schema_file: str) -> list[Finding]:
     source = f"labkit's {obj.kind} schema"
     errors = sorted(_crd_validator(schema_file).iter_errors(obj.doc), key=lambda e: list(map(str, e.path)))
     out = [_schema_error_finding(e, obj, source) for e in errors]
+    target = (obj.doc.get("spec") or {}).get("jobTargetRef")
+    if obj.kind == "ScaledJob" and isinstance(target, dict) and not out:
+        # KEDA copies jobTargetRef into each Job's spec (scale_jobs.go generateJobs): check it
+        # strictly as a batch/v1 Job.
+        job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "check"},
+               "spec": target}
+        try:
+            kv.validate(job, KUBE_VERSION, strict=True)
+        except kv.ValidationError as e:
+            out.append(_schema_error_finding(e, obj, f"Kubernetes {KUBE_VERSION[:4]} JobSpec schema",
+                                             prefix=("spec", "jobTargetRef"), skip=1))
     for where, container in _containers_of(obj.doc):
         # Knative and KServe use the core Container type: check it strictly inside a Pod.
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "check"},

@@ -23,6 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
     pytest.param("kserve", ["InferenceService/custom-model"], id="kserve"),
     pytest.param("keda", ["Deployment/app-fastapi", "Service/app-fastapi", "Deployment/app-gateway",
                           "Service/app-gateway", "ScaledObject/app-fastapi"], id="keda"),
+    pytest.param("queue", ["Deployment/app-fastapi", "Service/app-fastapi", "Deployment/app-redis",
+                           "Service/app-redis", "Deployment/app-worker",
+                           "ScaledObject/app-worker"], id="queue"),
+    pytest.param("queue-jobs", ["Deployment/app-fastapi", "Service/app-fastapi",
+                                "Deployment/app-redis", "Service/app-redis",
+                                "ScaledJob/app-batch"], id="queue-jobs"),
 ])
 def test_every_variant_loads_its_objects(variant, refs):
     v = load_variant(variant)
@@ -187,3 +193,39 @@ def test_plain_directory_reads_yaml_files_in_order(tmp_path):
     objs = load_objects(tmp_path)
     assert [(o.name, o.index, o.line) for o in objs] == [("a", 0, 1), ("a2", 1, 5), ("b", 0, 1)]
     assert isinstance(objs[0], ManifestObject)
+
+
+def _env(doc: dict) -> dict:
+    spec = doc["spec"].get("jobTargetRef", doc["spec"])
+    (c,) = spec["template"]["spec"]["containers"]
+    return {e["name"]: e["value"] for e in c.get("env", [])}
+
+
+@pytest.mark.parametrize("variant, scaler", [("queue", "ScaledObject"), ("queue-jobs", "ScaledJob")])
+def test_queue_variants_agree_on_redis_and_the_list_name(variant, scaler):
+    """The KEDA redis trigger (metadata keys of kedacore/keda v2.20.2
+    pkg/scalers/redis_scaler.go) reads the list the API fills and the workers drain."""
+    v = load_variant(variant)
+    trigger = v.get(scaler).doc["spec"]["triggers"][0]
+    assert trigger["type"] == "redis"
+    meta = trigger["metadata"]
+    assert meta["address"].split(".")[0] == "app-redis" and meta["address"].endswith(":6379")
+    api = _env(v.get("Deployment", "app-fastapi").doc)
+    workers = v.get("Deployment", "app-worker").doc if variant == "queue" else \
+        v.get("ScaledJob").doc
+    for env in (api, _env(workers)):
+        assert env["APP_REDIS_URL"] == "redis://app-redis:6379/0"
+        assert env["APP_QUEUE"] == meta["listName"]
+    image = v.get("Deployment", "app-redis").doc["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "redis:7.0.15-bookworm"  # pinned, never :latest
+    if variant == "queue":
+        spec = v.get("ScaledObject").doc["spec"]
+        assert (spec["minReplicaCount"], spec["cooldownPeriod"], meta["activationListLength"]) == \
+            (0, 60, "0")
+    else:
+        spec = v.get("ScaledJob").doc["spec"]
+        command = spec["jobTargetRef"]["template"]["spec"]["containers"][0]["command"]
+        assert command[:4] == ["python", "-m", "app.worker", "--batch"]
+        assert command[4] == meta["listLength"]  # one Job per batch of listLength jobs
+        assert spec["scalingStrategy"]["strategy"] == "accurate"
+        assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (5, 5)

@@ -22,7 +22,8 @@ def test_shipped_manifests_have_no_error_and_no_warning():
     assert [str(f) for f in findings] == []
 
 
-@pytest.mark.parametrize("variant", ["hpa-v1", "hpa-v2", "knative", "kserve", "keda"])
+@pytest.mark.parametrize("variant", ["hpa-v1", "hpa-v2", "knative", "kserve", "keda", "queue",
+                                     "queue-jobs"])
 def test_each_variant_is_clean(variant):
     assert validate_objects(load_variant(variant).objects) == []
 
@@ -218,7 +219,7 @@ def test_run_validate_prints_one_line_each_and_a_summary(tmp_path, capsys):
 def test_run_validate_shipped_manifests_exit_zero(capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     assert run_validate(["manifests"]) == 0
-    assert capsys.readouterr().out.strip() == "manifests/: 10 objects in 9 files, 0 errors, 0 warnings"
+    assert capsys.readouterr().out.strip() == "manifests/: 17 objects in 14 files, 0 errors, 0 warnings"
 
 
 def test_missing_path_is_an_error(tmp_path, capsys):
@@ -229,3 +230,31 @@ def test_missing_path_is_an_error(tmp_path, capsys):
 def test_finding_str_is_one_line():
     f = Finding("error", "manifests/x.yaml", "HorizontalPodAutoscaler/app", "spec.minReplicas", "fix it")
     assert str(f) == "manifests/x.yaml: HorizontalPodAutoscaler/app: spec.minReplicas: fix it"
+
+
+SJ = "ScaledJob/app-batch"
+
+
+@pytest.mark.parametrize("path, value, field, says", [
+    pytest.param("spec.scalingStrategy.strategy", "fastest", "spec.scalingStrategy.strategy",
+                 "use one of: default, custom, accurate, eager", id="strategy-enum"),
+    pytest.param("spec.maxReplicaCount", 0, "spec.maxReplicaCount", "minimum", id="max-below-1"),
+    pytest.param("spec.successfulJobsHistoryLimt", 5, "spec.successfulJobsHistoryLimt",
+                 "Did you mean 'successfulJobsHistoryLimit'", id="history-typo"),
+    pytest.param("spec.jobTargetRef.backofLimit", 2, "spec.jobTargetRef.backofLimit",
+                 "JobSpec schema", id="jobspec-typo"),
+    pytest.param("spec.jobTargetRef.parallelism", "one", "spec.jobTargetRef.parallelism",
+                 "JobSpec schema", id="jobspec-type"),
+    pytest.param("spec.jobTargetRef.template.spec.containers.0.imagePullPolicy", None,
+                 "spec.jobTargetRef.template.spec.containers[0].imagePullPolicy", "",
+                 id="clean-edit-finds-nothing"),
+])
+def test_scaledjob_mistakes_name_the_field(tmp_path, path, value, field, says):
+    """ScaledJob fields as in kedacore/keda v2.20.2 config/crd/bases/keda.sh_scaledjobs.yaml;
+    jobTargetRef is a batch/v1 JobSpec, checked by the Kubernetes schema."""
+    findings = validate_path(_write(tmp_path, ("queue-jobs",), _set(SJ, path, value)))
+    hits = [f for f in findings if f.obj == SJ and f.field == field]
+    if not says:   # removing an optional field is not a mistake
+        assert findings == []
+        return
+    assert hits and says in hits[0].message, [str(f) for f in findings]
