@@ -116,22 +116,26 @@ class KubeApi:
 
     def __init__(self, context: str | None = None, *, timeout: float = 10.0):
         try:
-            from kubernetes import config, dynamic
-            from kubernetes.client import api_client
+            from kubernetes import client as k8s, config, dynamic
         except ImportError as e:  # pragma: no cover - kubernetes is a dependency
             raise BackendError("the kind backend needs the `kubernetes` package: "
                                "pip install kubernetes") from e
+        cfg = k8s.Configuration()
         try:
-            client = config.new_client_from_config(context=context)
+            # $KUBECONFIG is read now, not when the kubernetes package was imported.
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None,
+                                    context=context, client_configuration=cfg)
         except Exception as e:
             raise BackendError(f"cannot use the kubeconfig context {context!r} ({e}); run "
-                               "`labkit up`, or check `kubectl config get-contexts`") from e
+                               "`labkit up`, or check `kubectl config get-contexts`") from None
         # One attempt per call: urllib3's default retries make an absent server take long
-        # and end in a MaxRetryError traceback; we say it once, plainly.
-        client.configuration.retries = 0
+        # and end in a MaxRetryError traceback; we say it once, plainly. (Set before the
+        # ApiClient exists: its connection pool copies the setting.)
+        cfg.retries = 0
+        client = k8s.ApiClient(cfg)
         self.context, self.timeout = context, timeout
         self.server = client.configuration.host
-        self.api_client: api_client.ApiClient = client
+        self.api_client: Any = client
         self._dynamic: Any = None
         self._dynamic_cls = dynamic.DynamicClient
 
