@@ -1,6 +1,14 @@
-"""Real-cluster tests: run in the kind workflow after `labkit up --profile all`."""
+"""Real-cluster tests: run in the kind workflow after `labkit up --profile all`.
+
+Each variant end to end: deploy, load, observe a scale-out, and for Knative, KServe and KEDA
+the return to zero once the load stops. Timelines are written to ``$LABKIT_E2E_OUT`` (the
+workflow uploads them).
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +17,11 @@ from labkit.backends.kind.runner import SubprocessRunner
 from labkit.load import profile
 
 pytestmark = pytest.mark.e2e
+
+#: Upper bound for the return to zero after the load ends: Knative's stable window (60 s) +
+#: scale-down-delay 30 s + scale-to-zero-pod-retention-period 30 s (manifests/knative);
+#: KEDA's cooldownPeriod 60 s + pollingInterval 5 s (manifests/keda); plus termination.
+TO_ZERO_WITHIN_S = 420
 
 
 def test_every_addon_is_recorded_at_its_pinned_version():
@@ -20,17 +33,42 @@ def test_up_again_is_a_no_op_plan():
     assert plan.actions() == ["kind-load"]
 
 
-@pytest.mark.parametrize("variant", ["hpa-v1", "hpa-v2", "keda"])
-def test_variant_scales_out_under_load(variant):
+def _save(tl, name: str) -> None:
+    out = os.environ.get("LABKIT_E2E_OUT")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        tl.to_csv(str(Path(out) / name))
+
+
+@pytest.mark.parametrize("variant", ["hpa-v1", "hpa-v2", "keda", "knative", "kserve"])
+def test_variant_scales_out_under_load_and_scale_to_zero_variants_return_to_zero(variant):
     from labkit.backends.kind.backend import KindBackend
     b = KindBackend()
     try:
         b.deploy(variant)
         b.load(profile("constant", users=30, duration=150, wait_min=0.1, wait_max=0.5))
-        tl = b.run(150)
-        assert tl.samples.desired_replicas.max() > 1
-        assert tl.samples.ready_replicas.max() > 1
-        assert tl.samples.metric_name.iloc[-1] != ""
+        tl = b.run(170)
+        _save(tl, f"{variant}-load")
+        assert tl.samples.desired_replicas.max() > 1, variant
+        assert tl.samples.ready_replicas.max() > 1, variant
+        if variant in ("knative", "kserve"):
+            # read through config-observability metrics-protocol: prometheus (labkit up)
+            assert tl.samples.metric_name.iloc[-1] != "", "KPA metrics were not readable"
+            assert "KPAMetricsUnavailable" not in set(tl.events.reason)
+        else:
+            assert tl.samples.metric_name.iloc[-1] != ""
+        if variant in ("knative", "kserve", "keda"):
+            b.load(None)
+            waited = 0
+            while waited < TO_ZERO_WITHIN_S:
+                tl = b.run(15)
+                waited += 15
+                last = tl.samples.iloc[-1]
+                if last.spec_replicas == 0 and last.ready_replicas == 0:
+                    break
+            _save(tl, f"{variant}-to-zero")
+            assert last.spec_replicas == 0 and last.ready_replicas == 0, \
+                f"{variant} did not return to zero within {TO_ZERO_WITHIN_S} s"
     finally:
         b.reset()
         b.close()

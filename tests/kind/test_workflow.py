@@ -35,14 +35,32 @@ def test_kind_and_kubectl_come_from_the_pinned_urls():
     assert v.KIND_VERSION in v.KIND_BINARY_URL and v.KUBECTL_VERSION in v.KUBECTL_BINARY_URL
 
 
-def test_order_up_then_notebooks_on_kind_then_upload():
-    names = [s.get("name", "") for s in _job()["steps"]]
-    runs = [s.get("run", "") for s in _job()["steps"]]
-    up = runs.index("labkit up --profile all")
+def test_order_up_then_variants_then_notebooks_then_diagnostics_upload_and_down():
+    steps = _job()["steps"]
+    names = [s.get("name", "") for s in steps]
+    runs = [s.get("run", "") for s in steps]
+    up = runs.index("labkit up --profile all --keep-on-failure")
+    e2e = next(i for i, r in enumerate(runs) if "--run-e2e" in r)
     verify = next(i for i, r in enumerate(runs) if "labkit verify --backend kind" in r)
-    upload = names.index("Upload the executed notebooks")
-    assert up < verify < upload
-    assert _job()["steps"][upload]["if"] == "always()"
+    diag = next(i for i, n in enumerate(names) if n.startswith("Diagnostics"))
+    upload = next(i for i, n in enumerate(names) if n.startswith("Upload"))
+    down = len(steps) - 1
+    assert up < e2e < verify < diag < upload < down
+    for i in (diag, upload, down):
+        assert steps[i]["if"] == "always()"
+    # diagnostics run while the cluster still exists, and collect what the issue asks for
+    for part in ("get events", "describe pods", "logs", "kind export logs"):
+        assert part in runs[diag]
+    paths = steps[upload]["with"]["path"]
+    assert "artifacts/timelines/" in paths and "notebooks/_executed/" in paths \
+        and "artifacts/diagnostics/" in paths
+    assert _job()["env"]["LABKIT_E2E_OUT"] == "artifacts/timelines"
+
+
+def test_actions_are_at_their_current_majors():
+    """actions/checkout, setup-python, upload-artifact: v7 (node24) at the time of writing."""
+    uses = [s["uses"] for s in _job()["steps"] if "uses" in s]
+    assert uses and all(u.split("@")[1] == "v7" for u in uses), uses
 
 
 def test_down_always_runs_last():
@@ -50,7 +68,13 @@ def test_down_always_runs_last():
     assert last["run"].strip() == "labkit down" and last["if"] == "always()"
 
 
+def test_up_keeps_a_failed_cluster_for_the_diagnostics():
+    runs = [s.get("run", "") for s in _job()["steps"]]
+    ups = [r for r in runs if "labkit up" in r]
+    assert ups and all("--keep-on-failure" in r for r in ups)
+
+
 def test_e2e_tests_are_enabled_in_the_workflow():
     job = _job()
     assert job["env"]["LABKIT_E2E"] == "1"
-    assert "--run-e2e" in _step(job, "e2e tests")["run"]
+    assert "--run-e2e" in _step(job, "Every variant end to end")["run"]

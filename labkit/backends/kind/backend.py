@@ -157,6 +157,9 @@ class KindBackend:
         return [f'{resource} "{name}" deleted']
 
     def load(self, profile: LoadProfile | None) -> None:
+        if profile is None:   # no load from now on: stop locust, no stale rates in samples
+            self._stop_load()
+            self._stats = None
         self.profile = profile
         self.recorder.meta["profile"] = profile.describe() if profile else None
 
