@@ -1,7 +1,7 @@
 """An in-memory kind cluster with the faults that break real installs, on a simulated clock.
 
 One :class:`FakeCluster` answers both doors labkit uses: the command line (``kind``,
-``docker``, ``kubectl`` through :class:`tests.kind.conftest.FakeRunner`) for ``labkit up``, and
+``docker``, ``kubectl`` through :class:`tests.kind.fakerunner.FakeRunner`) for ``labkit up``, and
 the :class:`~labkit.backends.kind.deploy.ClusterApi` verbs for deploy and observe. Each command
 costs one simulated second; ``sleep`` advances the clock. Faults, each read from upstream:
 

@@ -23,6 +23,7 @@ from labkit.errors import BackendError
 from labkit.manifests import load_variant
 
 from fakecluster import FakeCluster
+from fakerunner import FakeRunner
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -106,7 +107,6 @@ def test_apply_and_delete_touch_only_this_learners_objects(api):
 
 # -- against the fault-injecting cluster ----------------------------------------------------------
 def _installed(profile: str) -> FakeCluster:
-    from conftest import FakeRunner
     from labkit.backends.kind import cluster
     r = FakeRunner()
     world = FakeCluster().attach(r)
@@ -161,7 +161,6 @@ def test_metrics_off_gives_one_warning_event_not_silence():
 
 # -- auto -------------------------------------------------------------------------------------------
 def _docker_runner(clusters: str, contexts: str = "kind-labkit\n"):
-    from conftest import FakeRunner
     r = FakeRunner()
     r.on(["docker", "info"], stdout="29.1.5\n")
     r.on(["kind", "get", "clusters"], stdout=clusters)
