@@ -20,7 +20,10 @@ from .load import PROFILES, LoadProfile, profile as make_named_profile
 from .timeline import Timeline
 
 #: The variants the panel offers (directories under manifests/).
-VARIANTS: tuple[str, ...] = ("hpa-v1", "hpa-v2", "knative", "kserve", "keda")
+VARIANTS: tuple[str, ...] = ("hpa-v1", "hpa-v2", "knative", "kserve", "keda", "queue",
+                             "queue-jobs")
+#: Variants behind a queue: a profile given by name sends them jobs (``mode="async"``).
+ASYNC_VARIANTS: tuple[str, ...] = ("queue", "queue-jobs")
 
 #: Speed choices of the panel: label -> ``speed`` argument (None = as fast as possible).
 SPEEDS: dict[str, float | None] = {"1x": 1.0, "2x": 2.0, "5x": 5.0, "10x": 10.0,
@@ -40,7 +43,9 @@ def build_profile(name: str, *, duration: float, users: float | None = None,
     - ramp: 0 to ``users`` over the first half, then hold;
     - spike: a twentieth of ``users``, ``users`` from 10 % to 40 % of the run, then back;
     - diurnal: one full day squeezed into the run (a tenth of ``users`` at night);
-    - trace: read from ``trace_path`` (CSV with ``time`` and ``users`` or ``rps``).
+    - trace: read from ``trace_path`` (CSV with ``time`` and ``users`` or ``rps``);
+    - burst: ``users`` jobs a second (one producer each, one job a second) for the tenth of
+      the run that starts at 10 %.
 
     Any other keyword (``peak_users=``, ``steps=``, ``wait_min=``, ...) overrides the fitted
     value, and ``users=None`` keeps the shape's own defaults.
@@ -75,6 +80,9 @@ def _fit(name: str, users: float, duration: float) -> dict[str, Any]:
                 "start": 0.1 * duration, "length": 0.3 * duration}
     if name == "diurnal":
         return {"min_users": low, "peak_users": users, "period": duration}
+    if name == "burst":
+        return {"jobs": users * 0.1 * duration, "start": 0.1 * duration,
+                "length": 0.1 * duration}
     return {}
 
 
@@ -102,7 +110,11 @@ def run(variant: str, profile: str | LoadProfile = "spike", duration: float = 60
     ("sim", "kind", "auto") or an instance; an instance is left open for its owner (the
     panel polls it while this runs), one made here is closed. ``speed`` paces the twin
     (1.0 = real time, None = as fast as possible). Setting ``stop`` ends the run early.
+    A profile given by name for a queue variant (``queue``, ``queue-jobs``) sends jobs
+    (``mode="async"``) unless ``mode=`` says otherwise.
     """
+    if isinstance(profile, str) and variant in ASYNC_VARIANTS:
+        profile_params.setdefault("mode", "async")
     if isinstance(profile, str):
         profile = build_profile(profile, duration=duration, users=users, spawn_rate=spawn_rate,
                                 trace_path=trace_path, **profile_params)

@@ -7,6 +7,13 @@ each one waits ``between(wait_min, wait_max)`` seconds, sends one request with
 ``texts_min..texts_max`` sentences and waits for the answer (a closed loop), so throughput
 falls when latency rises.
 
+``mode="async"`` makes the same users producers for the asynchronous variants (``queue``,
+``queue-jobs``): each one posts a job to ``POST /jobs``, which answers 202 with a job id at
+once, and sends the next after its think time without waiting for the result. The offered
+load is then a rate, ``rate_at(t) = users_at(t) / mean_wait`` jobs per second, whatever the
+workers do (an open loop). :class:`Burst` is written directly as a rate: ``jobs`` jobs over
+``length`` seconds.
+
 Shapes are looked up by name in :data:`PROFILES` (``profile("spike", peak_users=200)``).
 """
 
@@ -21,6 +28,9 @@ from typing import Any, Callable, ClassVar
 
 from .errors import LabkitError
 
+#: How users send requests: ``sync`` waits for the answer, ``async`` posts a job and goes on.
+MODES = ("sync", "async")
+
 
 @dataclass(frozen=True, kw_only=True)
 class LoadProfile:
@@ -33,6 +43,7 @@ class LoadProfile:
     wait_max: float = 5.0
     texts_min: int = 1
     texts_max: int = 99
+    mode: str = "sync"
 
     def __post_init__(self) -> None:
         if self.duration <= 0:
@@ -45,6 +56,13 @@ class LoadProfile:
                               f"between({self.wait_min}, {self.wait_max})")
         if not 1 <= self.texts_min <= self.texts_max:
             raise LabkitError(f"{self.kind} profile: need 1 <= texts_min <= texts_max")
+        if self.mode not in MODES:
+            raise LabkitError(f"{self.kind} profile: mode must be one of {', '.join(MODES)} "
+                              f"(sync: POST /predict and wait; async: POST /jobs), got "
+                              f"{self.mode!r}")
+        if self.mode == "async" and self.mean_wait <= 0:
+            raise LabkitError(f"{self.kind} profile: an async producer needs a think time "
+                              "(wait_max > 0): it sends one job per think time")
 
     def users_at(self, t: float) -> float:
         """Target user count at ``t`` seconds (before the spawn-rate limit)."""
@@ -54,6 +72,10 @@ class LoadProfile:
     def mean_wait(self) -> float:
         """Mean think time of one user (seconds)."""
         return (self.wait_min + self.wait_max) / 2
+
+    def rate_at(self, t: float) -> float:
+        """Jobs per second the producers offer at ``t`` in async mode (``users / mean_wait``)."""
+        return self.users_at(t) / self.mean_wait if self.mean_wait > 0 else 0.0
 
     @property
     def mean_texts(self) -> float:
@@ -201,9 +223,38 @@ class Trace(LoadProfile):
         return v * self.mean_wait if self.unit == "rps" else v
 
 
+@dataclass(frozen=True, kw_only=True)
+class Burst(LoadProfile):
+    """``jobs`` requests offered evenly over ``length`` seconds from ``start``, then nothing.
+
+    A producer rate (async by default): ``jobs / length`` per second. Locust reaches that rate
+    with ``rate x mean_wait`` users (one request per think time each), spawned at once.
+    """
+
+    kind: ClassVar[str] = "burst"
+    jobs: float = 600
+    start: float = 10
+    length: float = 10
+    mode: str = "async"
+    wait_min: float = 1.0
+    wait_max: float = 1.0
+    spawn_rate: float = 1000.0
+    duration: float = 300.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.jobs < 0 or self.length <= 0 or self.start < 0:
+            raise LabkitError("burst profile: need jobs >= 0, length > 0 s and start >= 0 s")
+
+    def users_at(self, t: float) -> float:
+        if self.start <= t < self.start + self.length:
+            return self.jobs / self.length * self.mean_wait
+        return 0.0
+
+
 #: Load shapes by name, as the control panel and ``labkit run --profile`` name them.
 PROFILES: dict[str, type[LoadProfile]] = {
-    cls.kind: cls for cls in (Constant, Step, Ramp, Spike, Diurnal, Trace)
+    cls.kind: cls for cls in (Constant, Step, Ramp, Spike, Diurnal, Trace, Burst)
 }
 
 

@@ -37,6 +37,8 @@ SAMPLE_COLUMNS: dict[str, str] = {
     "metric_value": "its current value (percent for Utilization, else per-pod or total units)",
     "metric_target": "its target in the same units",
     "panic_mode": "Knative KPA panic mode (False for other autoscalers)",
+    "queue_length": "jobs waiting in the Redis list (LLEN; NaN for variants without a queue)",
+    "oldest_job_age": "seconds the oldest waiting job has waited (0 when none waits)",
 }
 
 #: Events columns.
@@ -63,7 +65,7 @@ class Timeline:
         for col in _INT_COLUMNS:
             s[col] = pd.to_numeric(s[col], errors="coerce").fillna(0).astype("int64")
         for col in ("time", "rps", "latency_p50", "latency_p95", "latency_p99",
-                    "metric_value", "metric_target"):
+                    "metric_value", "metric_target", "queue_length", "oldest_job_age"):
             s[col] = pd.to_numeric(s[col], errors="coerce").astype("float64")
         s["panic_mode"] = s["panic_mode"].astype(object).fillna(False).astype(bool)
         s["metric_name"] = s["metric_name"].astype(object).fillna("").astype(str)

@@ -341,9 +341,11 @@ def condition_events(previous: Mapping[str, Mapping[str, str]],
 # -- one sample ------------------------------------------------------------------------------------
 def sample_row(time: float, *, deployment: Mapping[str, Any] | None,
                pods: Sequence[Mapping[str, Any]], reading: Reading,
-               load: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               load: Mapping[str, Any] | None = None,
+               queue: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One Timeline row from one poll; ``load`` is the latest row of :func:`labkit.loadgen.drive`
-    (users, rps, latency_p50/p95/p99, errors) or None when no load runs."""
+    (users, rps, latency_p50/p95/p99, errors) or None when no load runs; ``queue`` the enqueue
+    API's ``GET /queue`` (``length``, ``oldest_age_s``) for the queue variants, else None."""
     spec, ready = deployment_replicas(deployment)
     desired = reading.desired_replicas if reading.desired_replicas is not None else spec
     load = load or {}
@@ -363,6 +365,8 @@ def sample_row(time: float, *, deployment: Mapping[str, Any] | None,
         "metric_value": reading.metric_value,
         "metric_target": reading.metric_target,
         "panic_mode": reading.panic_mode,
+        "queue_length": _num(queue.get("length")) if queue else NAN,
+        "oldest_job_age": _num(queue.get("oldest_age_s")) if queue else NAN,
     }
 
 

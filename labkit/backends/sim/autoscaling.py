@@ -1,4 +1,5 @@
-"""Attach the autoscalers a variant declares to a World: HPA, KEDA ScaledObject, Knative."""
+"""Attach the autoscalers a variant declares to a World: HPA, KEDA ScaledObject and ScaledJob,
+Knative."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def attach_all(world: "World") -> None:
     from ...autoscalers.kserve import inference_service_resources
     from .keda_loop import KEDALoop
     from .knative_loop import KNATIVE_API, KnativeLoop
+    from .scaledjob_loop import ScaledJobLoop
 
     for obj in world.variant.of_kind("InferenceService"):
         where = f"{obj.path}: InferenceService/{obj.name}"
@@ -39,6 +41,9 @@ def attach_all(world: "World") -> None:
     for obj in world.variant.of_kind("ScaledObject"):
         world.autoscalers.append(KEDALoop(world, obj.doc, where=f"{obj.path}: ScaledObject/"
                                           f"{obj.name}"))
+    for obj in world.variant.of_kind("ScaledJob"):
+        world.autoscalers.append(ScaledJobLoop(world, obj.doc, where=f"{obj.path}: ScaledJob/"
+                                               f"{obj.name}"))
 
 
 def attach_hpa(world: "World", spec, *, where: str = "", start: float | None = None,

@@ -7,8 +7,9 @@
   metrics adapter, which applies fallback with the same failure counters as the poll.
 - Trigger sources in the twin: ``metrics-api`` reads the KEDA gateway's ``/stats`` JSON
   (``in_flight``: requests held + at the pods; ``pending``: held; ``rps_1m``; ``requests_total``),
-  ``cron`` uses the simulated wall clock (``epoch`` + simulated seconds), ``cpu``/``memory``
-  become Resource metrics of the HPA.
+  ``cron`` uses the simulated wall clock (``epoch`` + simulated seconds), ``redis`` reads the
+  length of the list ``listName`` in the twin's Redis (:mod:`.jobqueue`; 0 when no such list
+  exists, as LLEN of a missing key), ``cpu``/``memory`` become Resource metrics of the HPA.
 
 Simplifies: the adapter serves live values (``useCachedMetrics`` is not modelled); the
 operator's first poll comes one millisecond after the ScaledObject is created.
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 #: 2026-01-05 09:00 UTC, a Monday morning: simulated time 0 for cron triggers.
 DEFAULT_EPOCH = 1767603600.0
-SUPPORTED = ("metrics-api", "cron", "cpu", "memory")
+SUPPORTED = ("metrics-api", "cron", "redis", "cpu", "memory")
 
 
 class GatewayStats:
@@ -103,6 +104,9 @@ class KEDALoop:
                                   f"{trigger.metadata.get('url', 'the metric source')} is down")
         if trigger.type == "cron":
             return trigger_result(trigger, now=self.epoch + now)
+        if trigger.type == "redis":
+            return trigger_result(trigger, value=self.world.queue_length(
+                trigger.metadata.get("listName", "")))
         value = metrics_api_value(self.gateway.body(), trigger.metadata["valueLocation"])
         return trigger_result(trigger, value=value)
 
@@ -149,12 +153,17 @@ class KEDALoop:
         trig = next((t for t in self.so.triggers if not t.is_resource), None)
         if trig is None:
             return self.hpa.metric_reading()
-        value = metrics_api_value(self.gateway.body(), trig.metadata["valueLocation"]) \
-            if trig.type == "metrics-api" else float("nan")
+        if trig.type == "metrics-api":
+            value = metrics_api_value(self.gateway.body(), trig.metadata["valueLocation"])
+        elif trig.type == "redis":
+            value = float(self.world.queue_length(trig.metadata.get("listName", "")))
+        else:
+            value = float("nan")
         per_pod = trig.metric_type == "AverageValue"
         n = max(self.target.spec_replicas, 1)
-        label = f"{trig.metadata.get('valueLocation', trig.metric_name)}" + \
-            (" (per pod)" if per_pod else "")
+        what = f"{trig.metadata['listName']} list length" if trig.type == "redis" else \
+            trig.metadata.get("valueLocation", trig.metric_name)
+        label = what + (" (per pod)" if per_pod else "")
         return (label, value / n if per_pod else value, trig.target)
 
     def describe(self) -> str:

@@ -7,7 +7,9 @@ the twin's parts the way the real cluster connects them:
   InferenceService becomes its revision's Deployment, see :mod:`.knative_loop`);
 - load enters where a learner's locust would send it: the app's Service, or a buffer in front of
   it (the KEDA gateway, the Knative activator);
-- metrics-server, then one loop per autoscaler (HPA, KEDA, KPA).
+- metrics-server, then one loop per autoscaler (HPA, KEDA ScaledObject and ScaledJob, KPA);
+- asynchronous load (``mode="async"`` profiles) goes to the enqueue API and the Redis list
+  that worker pods drain (:mod:`.jobqueue`), when the variant has one.
 
 Every second the traffic model advances and one Timeline row is recorded.
 """
@@ -23,6 +25,7 @@ from ...load import LoadProfile
 from ...manifests import Variant
 from ...timeline import TimelineRecorder
 from .clock import SAMPLE, TRAFFIC, Clock
+from .jobqueue import JobQueueService, deployment_takers, is_worker, queue_settings
 from .metrics import MetricsAPI, MetricsServer
 from .params import TwinParams
 from .pods import Cluster, Pod, Workload, pod_template_from_manifest
@@ -51,6 +54,7 @@ class World:
         self._build()
         self.service = Service(self.entry, params, seed=seed, buffer=self.buffer) \
             if self.entry else None
+        self.jobs = self._job_queue()
         self.clock.every(1.0, self._tick, TRAFFIC, first=1.0)
         self.clock.every(sample_interval, self._sample, SAMPLE)
 
@@ -88,7 +92,8 @@ class World:
                 self.buffer = Buffer(timeout, "the KEDA gateway", f"Deployment/{target.name}")
                 return target
         apps = [w for w in self.workloads.values()
-                if GATEWAY_MODULE not in " ".join(w.template.main.command)]
+                if GATEWAY_MODULE not in " ".join(w.template.main.command)
+                and not is_worker(w.template.main)]
         if not apps:
             raise ManifestError(f"variant {self.variant.name!r} has no Deployment, Knative "
                                 "Service or InferenceService to send load to")
@@ -110,12 +115,36 @@ class World:
                 if all(w.template.labels.get(k) == v for k, v in selector.items())
                 for p in w.live_pods]
 
+    def _job_queue(self) -> JobQueueService:
+        """The Redis list and its worker pods (Deployment workers and ScaledJob Jobs)."""
+        settings = queue_settings(self.variant)
+        deployments = deployment_takers(self.workloads, self.params,
+                                        lambda: self.jobs.mean_texts)
+        job_loops = [a for a in self.autoscalers if hasattr(a, "takers")]
+
+        def takers(now: float) -> list:
+            return deployments(now) + [t for loop in job_loops for t in loop.takers(now)]
+
+        return JobQueueService(self.entry if settings else None, settings, self.params, takers)
+
+    def queue_length(self, list_name: str) -> int:
+        """``LLEN list_name`` in the variant's Redis (0 for a list that does not exist)."""
+        return round(self.jobs.length(list_name))
+
+    @property
+    def is_async(self) -> bool:
+        """The load running is asynchronous (POST /jobs) rather than closed-loop requests."""
+        return self.jobs.profile is not None
+
     # -- running -----------------------------------------------------------------------
     def start_load(self, profile: LoadProfile | None) -> None:
+        asynchronous = profile is not None and profile.mode == "async"
         if self.service is not None:
-            self.service.start(profile, self.clock.now)
+            self.service.start(None if asynchronous else profile, self.clock.now)
+        self.jobs.start(profile if asynchronous else None, self.clock.now)
 
     def _tick(self) -> None:
+        self.jobs.tick(self.clock.now)
         if self.service is None:
             return
         self.service.tick(self.clock.now)
@@ -137,7 +166,11 @@ class World:
     def _sample(self) -> None:
         now = self.clock.now
         w = self.entry
+        if self.jobs.enabled and self.autoscalers:   # the workers are what scales
+            w = getattr(self.autoscalers[0], "target", self.autoscalers[0])
         stats = self.service.last if self.service else None
+        if self.is_async:
+            stats = self.jobs.last
         name, value, target = ("", math.nan, math.nan)
         desired = w.spec_replicas if w else 0
         panic = False
@@ -149,7 +182,7 @@ class World:
         self.recorder.add_sample({
             "time": now,
             "users": stats.users if stats else 0,
-            "rps": stats.rps if stats else 0.0,
+            "rps": (stats.done if self.is_async else stats.rps) if stats else 0.0,
             "latency_p50": stats.latency_p50 if stats else math.nan,
             "latency_p95": stats.latency_p95 if stats else math.nan,
             "latency_p99": stats.latency_p99 if stats else math.nan,
@@ -162,6 +195,8 @@ class World:
             "metric_value": value,
             "metric_target": target,
             "panic_mode": panic,
+            "queue_length": self.jobs.last.length if self.jobs.enabled else math.nan,
+            "oldest_job_age": self.jobs.last.oldest_age if self.jobs.enabled else math.nan,
         })
 
     def settle(self, timeout: float = 300.0) -> float:
