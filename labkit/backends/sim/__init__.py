@@ -2,7 +2,8 @@
 
 Layout: ``clock`` (simulated time), ``pods`` (nodes, scheduler, Deployment controller, kubelet
 probes), ``traffic`` (users, Service, queues), ``metrics`` (metrics-server and the metrics APIs),
-``hpa_loop`` / ``keda_loop`` / ``knative_loop`` (controller loops calling the pure rules in
+``jobqueue`` (producers, the Redis list, worker pods), ``hpa_loop`` / ``keda_loop`` /
+``scaledjob_loop`` / ``knative_loop`` (controller loops calling the pure rules in
 ``labkit.autoscalers``), ``world`` (wiring one variant), ``backend`` (the Backend interface).
 """
 
