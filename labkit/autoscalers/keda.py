@@ -97,9 +97,11 @@ class KEDAState:
 
 
 def new_keda_state(created_at: float) -> KEDAState:
-    """A new ScaledObject: never active, conditions Unknown."""
-    unknown = {t: Condition(t, "Unknown") for t in ("Ready", "Active", "Fallback", "Paused")}
-    return KEDAState(created_at=created_at, conditions=unknown)
+    """A new ScaledObject: never active; Paused False, the other conditions Unknown
+    (``GetInitializedConditions``, kedacore/keda v2.20.2 ``apis/keda/v1alpha1/condition_types.go``)."""
+    initial = {t: Condition(t, "Unknown") for t in ("Ready", "Active", "Fallback")}
+    initial["Paused"] = Condition("Paused", "False")
+    return KEDAState(created_at=created_at, conditions=initial)
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,8 @@ def poll(so: ScaledObjectSpec, state: KEDAState, *, results: Sequence[TriggerRes
         _cond(conds, "Paused", "True", "ScaledObjectPaused", "ScaledObject is paused", now)
         new = replace(state, conditions=conds)
         return PollResult(None, new, tuple(conds.values()), (), False)
-    if conds.get("Paused") and conds["Paused"].status == "True":
-        _cond(conds, "Paused", "False", "ScaledObjectUnpaused", "pause annotation removed", now)
+    # Unpausing is the reconciler's job (labkit.autoscalers.keda_reconciler), not the poll's:
+    # the executor only ever sets Paused=True (``handlePaused``, scale_scaledobjects.go).
 
     evaluated, health = _evaluate(so, state, results, current_replicas=current_replicas,
                                   ready_pods=ready_pods)

@@ -27,12 +27,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ...errors import BackendError
 from ...load import LoadProfile
 from ...manifests import Variant, load_variant
 from ...timeline import Timeline, TimelineRecorder
+from ..objects import documents, kind_for_delete, resource_name
 from . import deploy as d
 from . import observe
 from . import live
@@ -45,26 +44,6 @@ from .kubectl import kubectl_equivalents, load_url
 #: vendor/knative.dev/pkg/observability/metrics/prometheus/server.go.
 AUTOSCALER_NAMESPACE, AUTOSCALER_SELECTOR, AUTOSCALER_METRICS_PORT = (
     "knative-serving", "app=autoscaler", 9090)
-
-#: ``kubectl delete KIND``: the names kubectl accepts -> (apiVersion, Kind, resource.group).
-KINDS: dict[str, tuple[str, str, str]] = {}
-for _names, _gvk in (
-        (("hpa", "horizontalpodautoscaler", "horizontalpodautoscalers"),
-         ("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscaler.autoscaling")),
-        (("deployment", "deployments", "deploy"), ("apps/v1", "Deployment",
-                                                   "deployment.apps")),
-        (("service", "services", "svc"), ("v1", "Service", "service")),
-        (("configmap", "configmaps", "cm"), ("v1", "ConfigMap", "configmap")),
-        (("scaledobject", "scaledobjects", "so"),
-         ("keda.sh/v1alpha1", "ScaledObject", "scaledobject.keda.sh")),
-        (("ksvc", "kservice", "kservices"),
-         ("serving.knative.dev/v1", "Service", "service.serving.knative.dev")),
-        (("inferenceservice", "inferenceservices", "isvc"),
-         ("serving.kserve.io/v1beta1", "InferenceService",
-          "inferenceservice.serving.kserve.io"))):
-    for _n in _names:
-        KINDS[_n] = _gvk
-
 
 def close_all_backends() -> None:
     """Stop what every live KindBackend started (``labkit down`` calls this)."""
@@ -130,22 +109,18 @@ class KindBackend:
 
     def apply(self, manifest: str | Path | dict | list[dict]) -> list[str]:
         """``kubectl apply --server-side``, now: only new objects or objects this owner has."""
-        docs = _documents(manifest)
+        docs = documents(manifest)
         for doc in docs:
             d.check_owned(self.api, doc, self.namespace, self.owner)
         lines = []
         for doc in docs:
             d.apply_owned(self.api, doc, self.namespace, self.owner)
-            lines.append(f"{_resource(doc)}/{doc['metadata']['name']} serverside-applied")
+            lines.append(f"{resource_name(doc)}/{doc['metadata']['name']} serverside-applied")
         return lines
 
     def delete(self, kind: str, name: str) -> list[str]:
         """``kubectl delete KIND NAME`` in this namespace, now: only this owner's objects."""
-        try:
-            api_version, kind_name, resource = KINDS[kind.lower()]
-        except KeyError:
-            raise BackendError(f"cannot delete kind {kind!r}; labkit deletes "
-                               f"{', '.join(sorted({k[1] for k in KINDS.values()}))}") from None
+        api_version, kind_name, resource = kind_for_delete(kind)
         obj = self.api.get(api_version, kind_name, name, self.namespace)
         if obj is None:
             raise BackendError(f'{resource} "{name}" not found in namespace {self.namespace}')
@@ -289,32 +264,3 @@ class KindBackend:
             self._load_thread.join(timeout=15)
             self._load_thread = None
         self._stats = None
-
-
-def _documents(manifest: str | Path | dict | list[dict]) -> list[dict]:
-    """YAML text, a file or kustomization path, one object or a list of objects -> dicts."""
-    from ...manifests import load_objects
-    if isinstance(manifest, dict):
-        docs = [manifest]
-    elif isinstance(manifest, list):
-        docs = list(manifest)
-    elif isinstance(manifest, Path) or (isinstance(manifest, str) and "\n" not in manifest
-                                        and Path(manifest).exists()):
-        docs = [o.doc for o in load_objects(manifest)]
-    else:
-        try:
-            docs = [x for x in yaml.safe_load_all(str(manifest)) if x]
-        except yaml.YAMLError as e:
-            raise BackendError(f"apply: the manifest is not YAML ({e})") from None
-    for doc in docs:
-        if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion") \
-                or not (doc.get("metadata") or {}).get("name"):
-            raise BackendError("apply: every object needs apiVersion, kind and metadata.name "
-                               f"(got {str(doc)[:80]})")
-    return docs
-
-
-def _resource(doc: dict) -> str:
-    """``deployment.apps``, ``horizontalpodautoscaler.autoscaling``: how kubectl names a kind."""
-    group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
-    return doc["kind"].lower() + (f".{group}" if group else "")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import queue
 import threading
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from ...autoscalers.hpa_controller import ControllerConfig
 from ...errors import BackendError
 from ...load import LoadProfile
 from ...manifests import Variant, load_variant
 from ...timeline import Timeline, TimelineRecorder
+from ..objects import documents
+from .apply import ObjectStore
 from .params import TwinParams, load_params
 from .world import World
 
@@ -37,6 +41,9 @@ class SimBackend:
         self.variant: Variant | None = None
         self.profile: LoadProfile | None = None
         self.recorder = TimelineRecorder({"backend": self.name})
+        self.objects: ObjectStore | None = None
+        self._running = threading.Lock()            # held by run() while the clock advances
+        self._pending: queue.Queue = queue.Queue()  # edits from other threads during a run
 
     def deploy(self, variant: str | Variant) -> Variant:
         """Build a fresh twin cluster with the variant applied (`kubectl apply -k ...`) and
@@ -48,6 +55,7 @@ class SimBackend:
                            sample_interval=self.sample_interval, recorder=self.recorder,
                            hpa_config=self.hpa_config)
         self.variant = v
+        self.objects = ObjectStore(self.world, [o.doc for o in v.objects])
         # Like the kind backend, deploying waits for the rollout; the Timeline starts after it.
         self.recorder.meta["rollout_seconds"] = self.world.settle()
         self.recorder.meta.update(_bounds(self.world))
@@ -69,8 +77,69 @@ class SimBackend:
                                "another variant) first")
         if duration < 0:
             raise BackendError(f"duration must be >= 0 s, got {duration}")
-        self.world.run_until(self.world.clock.now + duration, speed=speed, stop=stop)
+        end = self.world.clock.now + duration
+        with self._running:
+            # One simulated second at a time, so an apply() from another thread (a notebook
+            # cell while the live panel runs) takes effect within a second of simulated time.
+            while True:
+                self._do_pending()
+                now = self.world.clock.now
+                if now >= end or (stop is not None and stop.is_set()):
+                    break
+                self.world.run_until(min(end, now + 1.0), speed=speed, stop=stop)
+            self._do_pending()
         return self.timeline()
+
+    # -- kubectl apply / delete ---------------------------------------------------------
+    def apply(self, manifest: str | Path | dict | list[dict]) -> list[str]:
+        """``kubectl apply``: objects created or changed now, at the current simulated time.
+
+        Returns kubectl's lines (``horizontalpodautoscaler.autoscaling/app-fastapi
+        configured``). What each controller does with the change is in :mod:`.apply`.
+        """
+        docs = documents(manifest)
+        return self._now(lambda: [self.objects.apply(d) for d in docs])
+
+    def delete(self, kind: str, name: str) -> list[str]:
+        """``kubectl delete KIND NAME`` now (e.g. ``delete("scaledobject", "app-fastapi")``)."""
+        return self._now(lambda: [self.objects.delete(kind, name)])
+
+    def _now(self, change: Callable[[], list[str]]) -> list[str]:
+        """Run ``change`` on the simulation: here, or between two seconds of a running run()."""
+        if self.world is None or self.objects is None:
+            raise BackendError("nothing is deployed on the twin; deploy a variant before "
+                               "applying or deleting objects")
+        if self._running.acquire(blocking=False):
+            try:
+                return change()
+            finally:
+                self._running.release()
+        done: queue.Queue = queue.Queue(maxsize=1)
+        self._pending.put((change, done))
+        while True:   # the running run() picks it up; if that run just ended, do it here
+            try:
+                ok, value = done.get(timeout=0.05)
+                break
+            except queue.Empty:
+                if self._running.acquire(blocking=False):
+                    try:
+                        self._do_pending()
+                    finally:
+                        self._running.release()
+        if not ok:
+            raise value
+        return value
+
+    def _do_pending(self) -> None:
+        while True:
+            try:
+                change, done = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((True, change()))
+            except Exception as e:   # handed back to the thread that called apply()
+                done.put((False, e))
 
     @property
     def now(self) -> float:
@@ -104,7 +173,7 @@ class SimBackend:
         return "\n\n".join(a.describe() for a in self.world.autoscalers)
 
     def reset(self) -> None:
-        self.world, self.variant = None, None
+        self.world, self.variant, self.objects = None, None, None
         self.recorder = TimelineRecorder({"backend": self.name})
 
     def close(self) -> None:

@@ -17,7 +17,9 @@ operator's first poll comes one millisecond after the ScaledObject is created.
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 from collections import deque
 from typing import TYPE_CHECKING, Mapping
 
@@ -25,6 +27,7 @@ from ...autoscalers.hpa_types import MetricError
 from ...autoscalers.hpa_spec import hpa_spec_from_manifest
 from ...autoscalers.keda import (ScaledObjectSpec, generated_hpa_manifest, hpa_metric_value,
                                  new_keda_state, poll, scaled_object_from_manifest)
+from ...autoscalers.keda_reconciler import finalize_scaled_object, reconcile_scaled_object
 from ...autoscalers.keda_triggers import Trigger, metrics_api_value, trigger_result
 from ...errors import ManifestError
 from .clock import CONTROLLER
@@ -61,40 +64,118 @@ class GatewayStats:
 
 
 class KEDALoop:
-    """One ScaledObject: the operator's poll loop plus the HPA it owns."""
+    """One ScaledObject: the operator's reconciler and poll loop plus the HPA it owns.
+
+    Created, edited (:meth:`update`) and deleted (:meth:`delete`) as ``kubectl`` would, with
+    the decisions of :mod:`labkit.autoscalers.keda_reconciler`.
+    """
 
     def __init__(self, world: "World", doc: Mapping, *, where: str = "", epoch: float = DEFAULT_EPOCH):
         self.world, self.where, self.epoch = world, where, epoch
-        self.so: ScaledObjectSpec = scaled_object_from_manifest(doc, path=where)
-        for t in self.so.triggers:
-            if t.type not in SUPPORTED:
-                raise ManifestError(f"trigger {t.index} has type {t.type!r}; the twin simulates "
-                                    f"{', '.join(SUPPORTED)} triggers", obj=where,
-                                    field=f"spec.triggers[{t.index}].type")
-        ref = self.so.scale_target_ref
-        self.target = world.workloads.get(ref.name)
-        if self.target is None:
-            raise ManifestError(f"scaleTargetRef {ref.kind}/{ref.name} is not a Deployment in "
-                                "this variant", obj=where, field="spec.scaleTargetRef")
+        self.doc = copy.deepcopy(dict(doc))
+        self.so: ScaledObjectSpec = self._parse(doc)
+        self.target = self._target(self.so)
         clock = world.clock
         self.state = new_keda_state(clock.now)
         self.last = None
+        self.hpa = None           # the generated HPA's loop, while it exists
+        self.handle = None        # the scale loop (poll timer), while it runs
+        # status.originalReplicaCount: the target's replicas at the first reconcile.
+        self.original_replicas: int = self.target.spec_replicas
         self.gateway = GatewayStats(world)
-        clock.every(1.0, self.gateway.record, CONTROLLER, first=1.0)
-        # The generated HPA: same loop as any HPA, reading External metrics through us.
-        from .autoscaling import attach_hpa
-        hpa_doc = generated_hpa_manifest(self.so)
-        for t in self.so.triggers:
-            if not t.is_resource:
-                world.metrics.external[t.metric_name] = lambda t=t: self._adapter_read(t)
-        self.hpa = attach_hpa(world, hpa_spec_from_manifest(hpa_doc), where=where,
-                              register=False)
-        self.handle = clock.every(float(self.so.polling_interval), self.poll, CONTROLLER,
-                                  first=clock.now + 0.001)
+        self._gateway = clock.every(1.0, self.gateway.record, CONTROLLER,
+                                    first=math.floor(clock.now) + 1.0)
+        self._reconcile(spec_changed=False)
+
+    def _parse(self, doc: Mapping) -> ScaledObjectSpec:
+        so = scaled_object_from_manifest(doc, path=self.where)
+        for t in so.triggers:
+            if t.type not in SUPPORTED:
+                raise ManifestError(f"trigger {t.index} has type {t.type!r}; the twin simulates "
+                                    f"{', '.join(SUPPORTED)} triggers", obj=self.where,
+                                    field=f"spec.triggers[{t.index}].type")
+        return so
+
+    def _target(self, so: ScaledObjectSpec):
+        ref = so.scale_target_ref
+        target = self.world.workloads.get(ref.name)
+        if target is None:
+            raise ManifestError(f"scaleTargetRef {ref.kind}/{ref.name} is not a Deployment in "
+                                "this variant", obj=self.where, field="spec.scaleTargetRef")
+        return target
 
     @property
     def object_ref(self) -> str:
         return f"ScaledObject/{self.so.name}"
+
+    # -- the reconciler: create, edit, delete ------------------------------------------------
+    def _reconcile(self, *, spec_changed: bool) -> None:
+        world, now = self.world, self.world.clock.now
+        out = reconcile_scaled_object(self.so, self.state, loop_running=self.handle is not None,
+                                      hpa_exists=self.hpa is not None, spec_changed=spec_changed,
+                                      current_replicas=self.target.spec_replicas, now=now)
+        self.state = out.state
+        for ev in out.events:
+            world.recorder.add_event(now, self.object_ref, ev.reason, ev.message, ev.type)
+        if not out.loop:
+            self._stop_loop()
+        if not out.hpa:
+            self._delete_hpa()
+        if out.scale_to is not None:
+            self.target.scale(out.scale_to)
+        if out.hpa:
+            self._ensure_hpa()
+        if out.restart_loop:
+            self._stop_loop()
+            self.handle = world.clock.every(float(self.so.polling_interval), self.poll,
+                                            CONTROLLER, first=now + 0.001)
+
+    def _ensure_hpa(self) -> None:
+        """Create the HPA, or update it in place (it keeps its recommendation history)."""
+        from .autoscaling import attach_hpa
+        for t in self.so.triggers:
+            if not t.is_resource:
+                self.world.metrics.external[t.metric_name] = lambda t=t: self._adapter_read(t)
+        spec = hpa_spec_from_manifest(generated_hpa_manifest(self.so))
+        if self.hpa is None:
+            self.hpa = attach_hpa(self.world, spec, where=self.where, register=False)
+        else:
+            self.hpa.spec = spec
+            self.hpa.target = self.target
+
+    def _delete_hpa(self) -> None:
+        if self.hpa is not None:
+            self.hpa.stop()
+            self.hpa = None
+
+    def _stop_loop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+    def update(self, doc: Mapping) -> None:
+        """``kubectl apply`` of an edited ScaledObject: reconciled now."""
+        so = self._parse(doc)
+        target = self._target(so)
+        spec_changed = (doc.get("spec") or {}) != (self.doc.get("spec") or {})
+        self.doc, self.so, self.target = copy.deepcopy(dict(doc)), so, target
+        self._reconcile(spec_changed=spec_changed)
+
+    def delete(self) -> None:
+        """``kubectl delete scaledobject``: the finalizer runs now; the HPA goes with it."""
+        now = self.world.clock.now
+        out = finalize_scaled_object(self.so, loop_running=self.handle is not None,
+                                     original_replicas=self.original_replicas,
+                                     current_replicas=self.target.spec_replicas)
+        self._stop_loop()
+        self._delete_hpa()
+        self._gateway.cancel()
+        for t in self.so.triggers:
+            self.world.metrics.external.pop(t.metric_name, None)
+        if out.scale_to is not None:
+            self.target.scale(out.scale_to)
+        for ev in out.events:
+            self.world.recorder.add_event(now, self.object_ref, ev.reason, ev.message, ev.type)
 
     # -- reading the triggers ----------------------------------------------------------
     def _read(self, trigger: Trigger):
@@ -145,14 +226,14 @@ class KEDALoop:
 
     @property
     def desired_replicas(self) -> int:
-        if self.target.spec_replicas == 0:
-            return 0
+        if self.target.spec_replicas == 0 or self.hpa is None:   # at zero, or paused
+            return self.target.spec_replicas
         return self.hpa.desired_replicas
 
     def metric_reading(self) -> tuple[str, float, float]:
         trig = next((t for t in self.so.triggers if not t.is_resource), None)
         if trig is None:
-            return self.hpa.metric_reading()
+            return self.hpa.metric_reading() if self.hpa else ("", float("nan"), float("nan"))
         if trig.type == "metrics-api":
             value = metrics_api_value(self.gateway.body(), trig.metadata["valueLocation"])
         elif trig.type == "redis":
@@ -169,14 +250,14 @@ class KEDALoop:
     def describe(self) -> str:
         lines = [f"Name:             {self.so.name} (ScaledObject)",
                  f"Min/max:          {self.so.min_replica_count}/{self.so.max_replica_count} "
-                 f"(its HPA {self.so.hpa_name}: min {self.hpa.spec.min_replicas})",
+                 + (f"(its HPA {self.so.hpa_name}: min {self.hpa.spec.min_replicas})"
+                    if self.hpa else "(paused: no HPA)"),
                  f"Polling/cooldown: {self.so.polling_interval} s / {self.so.cooldown_period} s"]
-        if self.last is not None:
-            lines.append("Conditions:")
-            for c in self.last.conditions:
-                lines.append(f"  {c.type:<15} {c.status:<8} {c.reason}")
-        return "\n".join(lines) + "\n\n" + self.hpa.describe()
+        lines.append("Conditions:")
+        for c in self.state.conditions.values():
+            lines.append(f"  {c.type:<15} {c.status:<8} {c.reason}")
+        return "\n".join(lines) + ("\n\n" + self.hpa.describe() if self.hpa else "")
 
     def condition(self, type_: str):
-        return None if self.last is None else next(
-            (c for c in self.last.conditions if c.type == type_), None)
+        """The ScaledObject's condition of that type (as the reconciler and the polls left it)."""
+        return self.state.conditions.get(type_)

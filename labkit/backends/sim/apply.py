@@ -1,0 +1,159 @@
+"""``kubectl apply`` and ``kubectl delete`` on the running twin, at the current simulated time.
+
+:class:`ObjectStore` remembers the last applied version of each object (what kubectl keeps in
+``last-applied-configuration``) so an identical apply is ``unchanged``, and hands each change
+to the controller that owns the object, which reacts as upstream's does:
+
+- HorizontalPodAutoscaler: a new one is synced at once; an edited one keeps its recommendation
+  and scale-event history (the controller's in-memory state is keyed by namespace/name and only
+  dropped when the HPA is deleted) and sees the new spec at its next sync: an update is queued
+  rate-limited, one sync period after the last one, and dropped when a sync is already queued
+  (kubernetes/kubernetes v1.36 ``pkg/controller/podautoscaler/horizontal.go``: ``updateHPA``,
+  ``enqueueHPA``; ``reconcileKey`` deletes the recommendations when the HPA is gone).
+  Deleting it leaves the target's replicas as they are.
+- ScaledObject: KEDA's reconciler and finalizer (:mod:`labkit.autoscalers.keda_reconciler`):
+  pause annotations, spec edits (new generation: the scale loop restarts with a poll at
+  once), delete with ``restoreToOriginalReplicaCount``.
+- Deployment: ``spec.replicas`` is written to the scale now (an autoscaler then corrects it
+  at its next decision, as on a cluster).
+
+Refused with a clear message (the twin cannot do it yet; the kind backend can): a changed pod
+template (a rolling update), a changed Knative Service or InferenceService (a new revision),
+new or changed objects of other kinds (Service, ConfigMap, ...), deleting anything but an
+autoscaler.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Iterable
+
+from ...autoscalers.hpa_spec import hpa_spec_from_manifest
+from ...errors import BackendError
+from ..objects import kind_for_delete, resource_name
+from .hpa_loop import HPALoop
+
+if TYPE_CHECKING:
+    from .world import World
+
+Key = tuple[str, str, str]    # (API group, kind, name): a Knative Service is not a Service
+
+
+def _group(api_version: str) -> str:
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+def _key(doc: dict) -> Key:
+    return (_group(str(doc["apiVersion"])), str(doc["kind"]), str(doc["metadata"]["name"]))
+
+
+class ObjectStore:
+    """The objects applied to one twin cluster, and the controllers that act on changes."""
+
+    def __init__(self, world: "World", docs: Iterable[dict]):
+        self.world = world
+        self.docs: dict[Key, dict] = {_key(d): copy.deepcopy(d) for d in docs
+                                      if isinstance(d.get("metadata"), dict)}
+
+    # -- apply ---------------------------------------------------------------------------
+    def apply(self, doc: dict) -> str:
+        """Create or update one object now; returns kubectl's line."""
+        key = _key(doc)
+        old = self.docs.get(key)
+        line = f"{resource_name(doc)}/{key[2]}"
+        if old is not None and _same(old, doc):
+            return f"{line} unchanged"
+        kind = key[1]
+        if kind == "HorizontalPodAutoscaler":
+            self._apply_hpa(doc, created=old is None)
+        elif kind == "ScaledObject" and doc["apiVersion"].startswith("keda.sh/"):
+            self._apply_scaled_object(doc, created=old is None)
+        elif kind == "Deployment" and doc["apiVersion"].startswith("apps/"):
+            self._apply_deployment(doc, old)
+        else:
+            raise BackendError(
+                f"the twin cannot {'create' if old is None else 'change'} {kind}/{key[2]} "
+                "on a running variant yet; put it in the variant and deploy() again, or use "
+                "the kind backend")
+        self.docs[key] = copy.deepcopy(doc)
+        return f"{line} {'created' if old is None else 'configured'}"
+
+    def _where(self, doc: dict) -> str:
+        return f"apply: {doc['kind']}/{doc['metadata']['name']}"
+
+    def _hpa_loop(self, name: str) -> HPALoop | None:
+        return next((a for a in self.world.autoscalers
+                     if isinstance(a, HPALoop) and a.spec.name == name), None)
+
+    def _apply_hpa(self, doc: dict, *, created: bool) -> None:
+        from .autoscaling import attach_hpa
+        spec = hpa_spec_from_manifest(doc, path=self._where(doc))
+        loop = self._hpa_loop(spec.name)
+        if loop is None:
+            attach_hpa(self.world, spec, where=self._where(doc))
+            return
+        target = self.world.workloads.get(spec.scale_target_ref.name)
+        if target is None or spec.scale_target_ref.kind != "Deployment":
+            raise BackendError(f"{self._where(doc)}: scaleTargetRef "
+                               f"{spec.scale_target_ref.kind}/{spec.scale_target_ref.name} is "
+                               "not a Deployment of this variant")
+        loop.spec, loop.target = spec, target     # the state (recommendations) stays
+
+    def _scaled_object_loop(self, name: str):
+        from .keda_loop import KEDALoop
+        return next((a for a in self.world.autoscalers
+                     if isinstance(a, KEDALoop) and a.so.name == name), None)
+
+    def _apply_scaled_object(self, doc: dict, *, created: bool) -> None:
+        from .keda_loop import KEDALoop
+        loop = self._scaled_object_loop(doc["metadata"]["name"])
+        if loop is None:
+            self.world.autoscalers.append(KEDALoop(self.world, doc, where=self._where(doc)))
+        else:
+            loop.update(doc)
+
+    def _apply_deployment(self, doc: dict, old: dict | None) -> None:
+        name = doc["metadata"]["name"]
+        if old is None:
+            raise BackendError(f"the twin cannot add Deployment/{name} to a running variant "
+                               "yet; put it in the variant and deploy() again")
+        new_spec = {k: v for k, v in (doc.get("spec") or {}).items() if k != "replicas"}
+        old_spec = {k: v for k, v in (old.get("spec") or {}).items() if k != "replicas"}
+        if new_spec != old_spec:
+            raise BackendError(f"Deployment/{name}: only spec.replicas can change on the "
+                               "running twin (a new pod template is a rolling update, not "
+                               "simulated); deploy() the edited variant instead")
+        replicas = (doc.get("spec") or {}).get("replicas")
+        if replicas is not None and replicas != (old.get("spec") or {}).get("replicas"):
+            self.world.workloads[name].scale(int(replicas))
+
+    # -- delete --------------------------------------------------------------------------
+    def delete(self, kind: str, name: str) -> str:
+        """Delete one object now; returns kubectl's line."""
+        api_version, kind_name, resource = kind_for_delete(kind)
+        key = (_group(api_version), kind_name, name)
+        if key not in self.docs:
+            raise BackendError(f'Error from server (NotFound): {resource} "{name}" not found')
+        if kind_name == "HorizontalPodAutoscaler":
+            loop = self._hpa_loop(name)
+            if loop is not None:
+                loop.stop()
+                self.world.autoscalers.remove(loop)
+        elif kind_name == "ScaledObject":
+            loop = self._scaled_object_loop(name)
+            if loop is not None:
+                loop.delete()
+                self.world.autoscalers.remove(loop)
+        else:
+            raise BackendError(f"the twin deletes autoscalers only (HorizontalPodAutoscaler, "
+                               f"ScaledObject), not {kind_name}/{name}; deploy() another "
+                               "variant instead")
+        del self.docs[key]
+        return f'{resource} "{name}" deleted'
+
+
+def _same(a: dict, b: dict) -> bool:
+    """Equal as kubectl apply compares them (the object as written, status ignored)."""
+    strip = lambda d: {k: v for k, v in d.items() if k != "status"}   # noqa: E731
+    return strip(a) == strip(b)
+
