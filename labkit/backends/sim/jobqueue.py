@@ -153,6 +153,7 @@ class QueueTickStats:
     errors: int          #: POST /jobs refused (no API pod, async off, queue full)
     length: float        #: jobs waiting in the list (LLEN) after this second
     oldest_age: float    #: seconds the oldest waiting job has waited
+    workers: int = 0     #: worker pods able to take jobs this second
 
 
 class JobQueueService:
@@ -218,8 +219,10 @@ class JobQueueService:
 
         points: list[tuple[float, float]] = []
         total = 0.0
+        working = 0
         cpu: dict[Workload, float] = {}     # millicore-seconds per worker Deployment
         for taker in self.takers(now):
+            working += taker.working(now)
             got = self._serve(taker, now, dt, points)
             total += got
             w = taker.pod.workload
@@ -234,9 +237,13 @@ class JobQueueService:
         else:
             pcts = [math.nan] * 3
         stats = QueueTickStats(round(self.users), total / dt, pcts[0], pcts[1], pcts[2],
-                               round(errors), q.length, q.oldest_age(now))
+                               round(errors), q.length, q.oldest_age(now), working)
         self.last = stats
         return stats
+
+    def cold(self) -> bool:
+        """Jobs wait and no worker can take them: the wait for a pod start (a cold start)."""
+        return self.last.length > 0 and self.last.workers == 0
 
     def _serve(self, taker: Taker, now: float, dt: float,
                points: list[tuple[float, float]]) -> float:

@@ -50,6 +50,7 @@ class World:
         self.entry: Workload | None = None    # the workload that serves the load
         self.buffer: Buffer | None = None
         self._cold = False                     # requests waiting at zero ready pods
+        self._queue_cold = False               # jobs waiting with no worker running
         self.faults: set[str] = set()         # "metrics-server", "keda-trigger" (see break_)
         self._build()
         self.service = Service(self.entry, params, seed=seed, buffer=self.buffer) \
@@ -145,6 +146,8 @@ class World:
 
     def _tick(self) -> None:
         self.jobs.tick(self.clock.now)
+        if self.jobs.enabled:
+            self._mark_queue_cold_start()
         if self.service is None:
             return
         self.service.tick(self.clock.now)
@@ -162,6 +165,17 @@ class World:
                 f"{max(1, round(buf.size))} request(s) held by {buf.holder}: no ready pod, "
                 "scaling from zero")
         self._cold = waiting
+
+    def _mark_queue_cold_start(self) -> None:
+        """A ``ColdStart`` event when jobs start waiting in the list with no worker to take
+        them (the workers are at zero, or their pods are still starting)."""
+        cold = self.jobs.cold()
+        if cold and not self._queue_cold:
+            self.recorder.add_event(
+                self.clock.now, f"List/{self.jobs.list.name}", "ColdStart",
+                f"{round(self.jobs.last.length)} job(s) waiting in Redis with no worker "
+                "running: scaling from zero")
+        self._queue_cold = cold
 
     def _sample(self) -> None:
         now = self.clock.now
