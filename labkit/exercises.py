@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 import yaml
 
 from . import checks as c
-from .errors import LabkitError
+from .errors import LabkitError, ManifestError
 from .load import LoadProfile, Spike
 from .timeline import Timeline
 
@@ -72,11 +72,12 @@ def _parse(text: str | dict, exercise: Exercise) -> dict:
     if isinstance(text, dict):
         doc = text
     else:
+        from .yaml_reader import load_all
         try:
-            docs = [d for d in yaml.safe_load_all(text) if d]
-        except yaml.YAMLError as e:
+            docs = [d for d in load_all(text, f"<exercise {exercise.name}>") if d]
+        except ManifestError as e:
             raise LabkitError(f"exercise {exercise.name!r}: the YAML does not parse ({e}); "
-                              "check the indentation (spaces, not tabs) around that line") from e
+                              "check the indentation (spaces, not tabs) around that line") from None
         if len(docs) != 1:
             raise LabkitError(f"exercise {exercise.name!r}: expected one {exercise.kind}, got "
                               f"{len(docs)} documents")

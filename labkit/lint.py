@@ -11,12 +11,15 @@ import difflib
 import re
 from typing import Callable, Iterator, Sequence
 
-from .autoscalers.keda_spec import DEFAULT_MAX_REPLICA_COUNT, replica_bounds_problem
+from .autoscalers.hpa_spec import hpa_spec_from_manifest
+from .autoscalers.keda_scaledjob import scaled_job_from_manifest
+from .autoscalers.keda_spec import (DEFAULT_MAX_REPLICA_COUNT, replica_bounds_problem,
+                                    scaled_object_from_manifest)
 from .autoscalers.knative_annotations import ANNOTATIONS, KNOWN_KEYS, PREFIX, shadowed
 from .autoscalers.knative_settings import kpa_settings
 from .errors import ManifestError
 from .manifests import ManifestObject, display_path
-from .validate import Finding
+from .findings import Finding
 
 Lint = Callable[[Sequence[ManifestObject]], Iterator[Finding]]
 
@@ -366,10 +369,38 @@ def lint_kind_ports(objs: Sequence[ManifestObject]) -> Iterator[Finding]:
                              'network; set listenAddress: "127.0.0.1"')
 
 
+#: kind -> the parser the twin uses for it; each raises ManifestError for what the API server
+#: (or KEDA's admission webhook) would refuse. HPA: kubernetes/kubernetes v1.36.4
+#: pkg/apis/autoscaling/validation/validation.go (validateMetricTarget, validateBehavior,
+#: validateScalingRules, validateScalingPolicy) as restated in labkit/autoscalers/hpa_spec.py.
+API_PARSERS: dict[str, Callable[[dict], object]] = {
+    "HorizontalPodAutoscaler": hpa_spec_from_manifest,
+    "ScaledObject": scaled_object_from_manifest,
+    "ScaledJob": scaled_job_from_manifest,
+}
+
+
+def lint_api_rules(objs: Sequence[ManifestObject]) -> Iterator[Finding]:
+    """What ``labkit run`` refuses, validate reports: the same parser the twin uses, so the two
+    cannot disagree (a 0 % target, a policy of value 0, a negative window...)."""
+    for o in objs:
+        parse = API_PARSERS.get(o.kind)
+        if parse is None:
+            continue
+        try:
+            parse(o.doc)
+        except ManifestError as e:
+            message = str(e)
+            for prefix in (e.path, e.obj, e.field):
+                if prefix and message.startswith(f"{prefix}: "):
+                    message = message[len(prefix) + 2:]
+            yield _f("error", o, e.field or "", f"{message} (the API server would refuse it)")
+
+
 LINTS: tuple[Lint, ...] = (
     lint_missing_request, lint_min_above_max, lint_missing_target, lint_two_autoscalers,
     lint_kserve_min_replicas, lint_images, lint_hpa_min_zero, lint_knative_annotations,
-    lint_keda_thresholds, lint_kind_ports,
+    lint_keda_thresholds, lint_kind_ports, lint_api_rules,
 )
 
 

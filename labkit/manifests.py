@@ -12,11 +12,10 @@ import copy
 import os
 from dataclasses import dataclass, field, replace as _dc_replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
-
-import yaml
+from typing import Any, Iterable
 
 from .errors import ManifestError
+from .yaml_reader import display_path, inside, parse_documents, read_text
 
 VARIANTS: tuple[str, ...] = ("hpa-v1", "hpa-v2", "knative", "kserve", "keda", "queue",
                              "queue-jobs")
@@ -31,15 +30,6 @@ def manifests_dir() -> Path:
     """The manifests root: ``$LABKIT_MANIFESTS`` if set, else ``manifests/`` next to ``labkit/``."""
     env = os.environ.get("LABKIT_MANIFESTS")
     return Path(env) if env else Path(__file__).resolve().parent.parent / "manifests"
-
-
-def display_path(path: str | Path) -> str:
-    """``path`` relative to the working directory when it lies below it (shorter messages)."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(p)
 
 
 @dataclass(frozen=True)
@@ -138,42 +128,7 @@ class Variant:
         return Variant(self.name, self.path, tuple(objects))
 
 
-# -- parsing ---------------------------------------------------------------------------------------
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML keeps the last one silently)."""
-
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
-        seen: dict[Any, Any] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark,
-                    f"found duplicate key {key!r} (YAML keeps only the last one)", key_node.start_mark)
-            seen[key] = True
-        return super().construct_mapping(node, deep=deep)
-
-
-def _parse_documents(text: str, path: Path) -> Iterator[tuple[int, dict | None]]:
-    """Yield ``(first line, document)`` for each YAML document in ``text``."""
-    loader = _StrictLoader(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            yield node.start_mark.line + 1, loader.construct_document(node)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = " ".join(str(p) for p in (e.context, e.problem) if p)
-        raise ManifestError(f"invalid YAML{line}: {problem}. Check the indentation (spaces, not tabs) "
-                            "and the ':' after each key around that line",
-                            path=f"{display_path(path)}" + (f":{mark.line + 1}" if mark else "")) from e
-    except yaml.YAMLError as e:
-        raise ManifestError(f"invalid YAML: {e}", path=display_path(path)) from e
-    finally:
-        loader.dispose()
-
-
+# -- parsing (labkit.yaml_reader bounds every read) ------------------------------------------
 def _object_from_doc(doc: Any, path: Path, index: int, line: int = 0) -> ManifestObject:
     where = display_path(path) + (f":{line}" if line else "")
     if not isinstance(doc, dict):
@@ -195,7 +150,7 @@ def _object_from_doc(doc: Any, path: Path, index: int, line: int = 0) -> Manifes
 
 def _objects_from_text(text: str, path: Path) -> list[ManifestObject]:
     out = []
-    for line, doc in _parse_documents(text, path):
+    for line, doc in parse_documents(text, path):
         if doc is None:  # an empty document, e.g. a trailing '---'
             continue
         out.append(_object_from_doc(doc, path, len(out), line))
@@ -212,7 +167,7 @@ def _load_kustomization(kfile: Path, seen: tuple[Path, ...]) -> list[ManifestObj
         chain = " -> ".join(display_path(p) for p in (*seen, directory.resolve()))
         raise ManifestError(f"kustomization cycle: {chain}; remove one of the resources entries",
                             path=display_path(kfile), field="resources")
-    docs = [d for _, d in _parse_documents(kfile.read_text(encoding="utf-8"), kfile) if d is not None]
+    docs = [d for _, d in parse_documents(read_text(kfile), kfile) if d is not None]
     spec = docs[0] if docs else {}
     if not isinstance(spec, dict):
         raise ManifestError("a kustomization must be a mapping with a 'resources:' list",
@@ -234,6 +189,14 @@ def _load_kustomization(kfile: Path, seen: tuple[Path, ...]) -> list[ManifestObj
                                 "into manifests/ and list the local path", path=display_path(kfile),
                                 field="resources")
         target = Path(os.path.normpath(directory / entry))
+        if os.path.isabs(entry) or (not target.is_dir() and not inside(target, directory)):
+            # kustomize's file loader refuses these: "security; file ... is not in or below ..."
+            # (kubernetes-sigs/kustomize api/loader/fileloader.go, vendored by kubectl v1.36.4);
+            # a directory with its own kustomization, such as ../base, is allowed.
+            raise ManifestError(f"resources entry {entry!r} is a file outside the kustomization's "
+                                f"directory ({display_path(directory)}); kustomize refuses it. Copy "
+                                "the file here, or list a directory that has a kustomization.yaml",
+                                path=display_path(kfile), field="resources")
         if not target.exists():
             raise ManifestError(f"resources entry {entry!r} does not exist ({display_path(target)}); "
                                 "fix the path (relative to the kustomization's directory)",
@@ -246,7 +209,7 @@ def _load_kustomization(kfile: Path, seen: tuple[Path, ...]) -> list[ManifestObj
                                     path=display_path(kfile), field="resources")
             out.extend(_load_kustomization(sub, (*seen, directory.resolve())))
         else:
-            out.extend(_objects_from_text(target.read_text(encoding="utf-8"), target))
+            out.extend(_objects_from_text(read_text(target), target))
     return out
 
 
@@ -257,7 +220,7 @@ def load_objects(path: str | Path) -> list[ManifestObject]:
     ``kubectl kustomize``); a plain directory gives its ``*.yaml``/``*.yml`` files in name order.
     """
     p = Path(path)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():  # a dangling or looping link: the reader says which
         raise ManifestError(f"no such file or directory; give a YAML file or a directory such as "
                             f"{display_path(manifests_dir() / 'hpa-v1')}", path=str(path))
     if p.is_dir():
@@ -265,10 +228,10 @@ def load_objects(path: str | Path) -> list[ManifestObject]:
         if kfile is not None:
             return _load_kustomization(kfile, ())
         files = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file())
-        return [o for f in files for o in _objects_from_text(f.read_text(encoding="utf-8"), f)]
+        return [o for f in files for o in _objects_from_text(read_text(f), f)]
     if p.name in KUSTOMIZATION_FILES:
         return _load_kustomization(p, ())
-    return _objects_from_text(p.read_text(encoding="utf-8"), p)
+    return _objects_from_text(read_text(p), p)
 
 
 def _apply_overrides(objects: list[ManifestObject],

@@ -1,12 +1,15 @@
 """Check manifests offline: schemas first, then the traps learners fall into.
 
-- Core kinds are checked against the Kubernetes OpenAPI schema of ``KUBE_VERSION`` with
-  ``kubernetes_validate`` in strict mode (unknown fields are errors).
+- Core kinds are checked against the Kubernetes OpenAPI schema of ``KUBE_VERSION`` shipped
+  with ``kubernetes_validate``, in strict mode (unknown fields are errors), one cached
+  validator per kind.
 - Knative Service, InferenceService, ScaledObject, ScaledJob and kind's Cluster config are
   checked against labkit's own JSON schemas (``labkit/schemas/``), which cover the fields the
   course uses; their containers are checked against the core Container schema, and a
   ScaledJob's ``jobTargetRef`` against the core batch/v1 Job schema. Other kinds fail.
-- The lints in :mod:`labkit.lint` then look across the objects validated together.
+- The lints in :mod:`labkit.lint` then look across the objects validated together, including
+  the twin's own parsers, so validate refuses what ``labkit run`` and the API server refuse.
+- Files are read by :mod:`labkit.yaml_reader`: a bad file is one finding, never a traceback.
 
 The terminal equivalent is ``labkit validate manifests/`` (exit status 1 on any error).
 """
@@ -16,12 +19,14 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-from dataclasses import dataclass
+import reprlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import ManifestError
+from .findings import SEVERITIES, Finding, field_path
+from .lint import lint_objects
 from .manifests import ManifestObject, _kustomization_file, display_path, load_objects
 
 # The schema of the Kubernetes minor version of the kind node image (manifests/kind/cluster.yaml).
@@ -35,33 +40,12 @@ CRD_SCHEMAS: dict[tuple[str, str], str] = {
     ("keda.sh", "ScaledJob"): "scaledjob.json",
     ("kind.x-k8s.io", "Cluster"): "kind-cluster.json",
 }
-SEVERITIES = ("error", "warning")
+#: Longest quoted value in a message: a huge value (a 50 MB string, an expanded alias) must not
+#: become a huge line.
+MAX_SHOWN = 200
 
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem: where it is (file, object, field), how bad, and what to do."""
-
-    severity: str
-    path: str
-    obj: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return ": ".join(p for p in (self.path, self.obj, self.field, self.message) if p)
-
-    @classmethod
-    def at(cls, severity: str, obj: ManifestObject, field: str, message: str) -> "Finding":
-        return cls(severity, display_path(obj.path), obj.ref, field, message)
-
-
-def field_path(parts: Iterable[Any]) -> str:
-    """``['spec', 'containers', 0, 'image']`` -> ``spec.containers[0].image``."""
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
+__all__ = ["Finding", "field_path", "validate_objects", "validate_path", "run_validate",
+           "schema_findings", "SEVERITIES"]
 
 
 # -- schemas ---------------------------------------------------------------------------------------
@@ -75,10 +59,23 @@ def _is_core_group(group: str) -> bool:
 
 
 def _known_kinds() -> list[str]:
-    import kubernetes_validate.utils as kvu  # noqa: F401  (lazy: the import takes ~2 s)
-    from importlib.resources import files
-    root = files("kubernetes_validate") / "kubernetes-json-schema" / f"v{KUBE_VERSION}-local-strict"
-    return sorted({p.name.split("-")[0] for p in root.iterdir()})
+    return sorted({p.name.split("-")[0] for p in _core_schema_root().iterdir()})
+
+
+def shorten(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` cut to about ``limit`` characters, saying how much was left out."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = MAX_SHOWN // 2
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 6
+_REPR.maxlevel = 3
+
+
+def shown(value: Any) -> str:
+    """A short repr of ``value``: a few items, a few levels, never a huge line."""
+    return shorten(_REPR.repr(value))
 
 
 def _schema_error_finding(err: Any, obj: ManifestObject, source: str, prefix: Sequence[Any] = (),
@@ -87,7 +84,7 @@ def _schema_error_finding(err: Any, obj: ManifestObject, source: str, prefix: Se
     parts = list(prefix) + list(err.absolute_path)[skip:]
     where = field_path(parts)
     kind, inst, schema = err.validator, err.instance, err.schema
-    msg = f"{err.message} ({source})"
+    msg = f"{shorten(err.message)} ({source})"
     if kind == "additionalProperties" and isinstance(inst, dict):
         known = list((schema.get("properties") or {}).keys())
         extra = [k for k in inst if k not in known]
@@ -104,32 +101,87 @@ def _schema_error_finding(err: Any, obj: ManifestObject, source: str, prefix: Se
     elif kind == "type":
         want = schema.get("type")
         if want == "string" and isinstance(inst, (int, float, bool)):
-            msg = (f"must be a string, got {inst!r} ({source}); put the value in quotes, "
+            msg = (f"must be a string, got {shown(inst)} ({source}); put the value in quotes, "
                    f'e.g. "{str(inst).lower() if isinstance(inst, bool) else inst}"')
         elif want in ("integer", "number") and isinstance(inst, str):
-            msg = f"must be a number, got the string {inst!r} ({source}); remove the quotes"
+            msg = f"must be a number, got the string {shown(inst)} ({source}); remove the quotes"
         else:
-            msg = f"must be of type {want}, got {inst!r} ({source})"
+            msg = f"must be of type {want}, got {shown(inst)} ({source})"
     elif kind in ("enum", "const"):
         allowed = schema.get("enum") or [schema.get("const")]
-        msg = f"{inst!r} is not allowed ({source}); use one of: {', '.join(map(str, allowed))}"
+        msg = f"{shown(inst)} is not allowed ({source}); use one of: {', '.join(map(str, allowed))}"
     return Finding("error", display_path(obj.path), obj.ref, where, msg)
 
 
-def _core_findings(obj: ManifestObject) -> list[Finding]:
-    import kubernetes_validate as kv  # lazy: ~2 s
+def _core_schema_file(api_version: str, kind: str) -> str:
+    """kubernetes_validate's file name for a kind: ``rbac.authorization.k8s.io/v1`` Role ->
+    ``role-rbac-v1.json``, ``v1`` Pod -> ``pod-v1.json`` (its utils.validate naming)."""
+    group, _, version = api_version.rpartition("/")
+    short = group.split(".")[0]
+    return f"{kind.lower()}-{short + '-' if group else ''}{version}.json"
 
+
+@lru_cache(maxsize=None)
+def _core_validator(api_version: str, kind: str):
+    """One Draft 2020-12 validator per (apiVersion, kind), built once: kubernetes_validate's
+    ``validate`` rebuilds its registry for every object (about 10 ms each), which made a
+    file of 2,000 objects take 20 s. None if the schema has no such kind."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    root = _core_schema_root()
     try:
-        kv.validate(obj.doc, KUBE_VERSION, strict=True)
-    except kv.ValidationError as e:
-        return [_schema_error_finding(e, obj, f"Kubernetes {KUBE_VERSION[:4]} schema")]
-    except kv.SchemaNotFoundError:
-        close = difflib.get_close_matches(obj.kind.lower(), _known_kinds(), n=1)
-        hint = f" (did you mean kind {close[0]!r}, lower-cased here?)" if close else ""
-        return [Finding.at("error", obj, "kind", f"Kubernetes {KUBE_VERSION[:4]} has no kind "
-                           f"{obj.kind!r} in apiVersion {obj.api_version!r}{hint}; check the spelling "
-                           "and the apiVersion (e.g. autoscaling/v2, apps/v1)")]
-    return []
+        schema = json.loads((root / _core_schema_file(api_version, kind)).read_text(encoding="utf-8"))
+    except (FileNotFoundError, OSError):
+        return None
+    defs = json.loads((root / "_definitions.json").read_text(encoding="utf-8"))
+    registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
+    return Draft202012Validator(schema, registry=registry)
+
+
+def _core_schema_root():
+    import kubernetes_validate.utils as kvu  # noqa: F401  (lazy: the import takes ~2 s)
+    from importlib.resources import files
+    return files("kubernetes_validate") / "kubernetes-json-schema" / f"v{KUBE_VERSION}-local-strict"
+
+
+def _core_errors(doc: dict, source: str, obj: ManifestObject, prefix: Sequence[Any] = (),
+                 skip: int = 0) -> list[Finding] | None:
+    """The first schema error of ``doc`` as a Finding ([] if valid, None if the kind is unknown)."""
+    validator = _core_validator(str(doc.get("apiVersion", "")), str(doc.get("kind", "")))
+    if validator is None:
+        return None
+    from jsonschema.exceptions import best_match  # the one error jsonschema.validate raises
+
+    err = best_match(validator.iter_errors(doc))
+    return [] if err is None else [_schema_error_finding(err, obj, source, prefix, skip)]
+
+
+def _versions_with_kind(kind: str) -> list[str]:
+    """apiVersions whose schema has ``kind`` (for a wrong-apiVersion hint)."""
+    out = []
+    for p in _core_schema_root().iterdir():
+        name = p.name.removesuffix(".json")
+        if name.split("-")[0] == kind.lower():
+            parts = name.split("-")[1:]
+            out.append("/".join(parts) if len(parts) > 1 else parts[0])
+    return sorted(out)
+
+
+def _core_findings(obj: ManifestObject) -> list[Finding]:
+    found = _core_errors(obj.doc, f"Kubernetes {KUBE_VERSION[:4]} schema", obj)
+    if found is not None:
+        return found
+    versions = _versions_with_kind(obj.kind)
+    if versions:
+        return [Finding.at("error", obj, "apiVersion", f"Kubernetes {KUBE_VERSION[:4]} has no "
+                           f"{obj.kind} in apiVersion {obj.api_version!r}; it serves {obj.kind} "
+                           f"in: {', '.join(versions)} (the group prefix, e.g. autoscaling/v2)")]
+    close = difflib.get_close_matches(obj.kind.lower(), _known_kinds(), n=1)
+    hint = f" (did you mean kind {close[0]!r}, lower-cased here?)" if close else ""
+    return [Finding.at("error", obj, "kind", f"Kubernetes {KUBE_VERSION[:4]} has no kind "
+                       f"{obj.kind!r} in apiVersion {obj.api_version!r}{hint}; check the spelling "
+                       "and the apiVersion (e.g. autoscaling/v2, apps/v1)")]
 
 
 @lru_cache(maxsize=None)
@@ -174,8 +226,6 @@ def _knative_container_defaults(container: dict) -> dict:
 
 
 def _crd_findings(obj: ManifestObject, schema_file: str) -> list[Finding]:
-    import kubernetes_validate as kv
-
     source = f"labkit's {obj.kind} schema"
     errors = sorted(_crd_validator(schema_file).iter_errors(obj.doc), key=lambda e: list(map(str, e.path)))
     out = [_schema_error_finding(e, obj, source) for e in errors]
@@ -185,20 +235,14 @@ def _crd_findings(obj: ManifestObject, schema_file: str) -> list[Finding]:
         # strictly as a batch/v1 Job.
         job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "check"},
                "spec": target}
-        try:
-            kv.validate(job, KUBE_VERSION, strict=True)
-        except kv.ValidationError as e:
-            out.append(_schema_error_finding(e, obj, f"Kubernetes {KUBE_VERSION[:4]} JobSpec schema",
-                                             prefix=("spec", "jobTargetRef"), skip=1))
+        out += _core_errors(job, f"Kubernetes {KUBE_VERSION[:4]} JobSpec schema", obj,
+                            prefix=("spec", "jobTargetRef"), skip=1) or []
     for where, container in _containers_of(obj.doc):
         # Knative and KServe use the core Container type: check it strictly inside a Pod.
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "check"},
                "spec": {"containers": [_knative_container_defaults(container)]}}
-        try:
-            kv.validate(pod, KUBE_VERSION, strict=True)
-        except kv.ValidationError as e:
-            out.append(_schema_error_finding(e, obj, f"Kubernetes {KUBE_VERSION[:4]} Container schema",
-                                             prefix=where, skip=3))
+        out += _core_errors(pod, f"Kubernetes {KUBE_VERSION[:4]} Container schema", obj,
+                            prefix=where, skip=3) or []
     return out
 
 
@@ -219,11 +263,24 @@ def schema_findings(obj: ManifestObject) -> list[Finding]:
 # -- entry points ----------------------------------------------------------------------------------
 def validate_objects(objs: Iterable[ManifestObject]) -> list[Finding]:
     """Schema findings for each object, then the lints across the set (errors first)."""
-    from .lint import lint_objects
-
     objs = list(objs)
     findings = [f for o in objs for f in schema_findings(o)] + lint_objects(objs)
-    return _dedupe(findings)
+    return _dedupe(_first_error_per_field(findings))
+
+
+def _first_error_per_field(findings: list[Finding]) -> list[Finding]:
+    """One error per field: the schema or a lint and the API-rule check often see the same
+    mistake (a string maxReplicas, min above max); the first, more specific, finding stays."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for f in findings:
+        key = (f.path, f.obj, f.field)
+        if f.severity == "error" and f.field and key in seen:
+            continue
+        if f.severity == "error":
+            seen.add(key)
+        out.append(f)
+    return out
 
 
 def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
@@ -238,13 +295,21 @@ def _finding_from_error(e: ManifestError, fallback: str) -> Finding:
     return Finding("error", e.path or fallback, e.obj or "", e.field or "", msg)
 
 
-def _object_sets(path: Path) -> tuple[list[list[ManifestObject]], list[Finding]]:
-    """Groups of objects that belong together (a file, a kustomization, a plain directory)."""
+def _object_sets(path: Path, seen: set[Path] | None = None
+                 ) -> tuple[list[list[ManifestObject]], list[Finding]]:
+    """Groups of objects that belong together (a file, a kustomization, a plain directory).
+
+    Symlinked directories are skipped and each real directory is read once, so links such as
+    ``a -> .`` cannot make the walk loop; a ``.yaml`` entry that is not a regular file (a FIFO,
+    a device, a dangling or looping link) becomes one finding from the reader.
+    """
     if not path.is_dir() or _kustomization_file(path) is not None:
         try:
             return [load_objects(path)], []
         except ManifestError as e:
             return [], [_finding_from_error(e, display_path(path))]
+    seen = set() if seen is None else seen
+    seen.add(path.resolve())
     sets: list[list[ManifestObject]] = []
     errors: list[Finding] = []
     loose: list[ManifestObject] = []
@@ -252,7 +317,9 @@ def _object_sets(path: Path) -> tuple[list[list[ManifestObject]], list[Finding]]
         if entry.name.startswith((".", "_")):
             continue
         if entry.is_dir():
-            s, e = _object_sets(entry)
+            if entry.is_symlink() or entry.resolve() in seen:
+                continue
+            s, e = _object_sets(entry, seen)
             sets += s
             errors += e
         elif entry.suffix in (".yaml", ".yml"):
@@ -265,7 +332,7 @@ def _object_sets(path: Path) -> tuple[list[list[ManifestObject]], list[Finding]]
 
 def _validate(path: str | Path) -> tuple[list[Finding], int, int]:
     p = Path(path)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         return [Finding("error", str(path), "", "", "no such file or directory; give a YAML file "
                         "or a directory, e.g. manifests/")], 0, 0
     sets, findings = _object_sets(p)

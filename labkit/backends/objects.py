@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from ..errors import BackendError
+from ..errors import BackendError, ManifestError
+from ..yaml_reader import load_all
 
 #: ``kubectl delete KIND``: the names kubectl accepts -> (apiVersion, Kind, resource.group).
 KINDS: dict[str, tuple[str, str, str]] = {}
@@ -56,9 +55,9 @@ def documents(manifest: str | Path | dict | list[dict]) -> list[dict]:
                                         and Path(manifest).exists()):
         docs = [o.doc for o in load_objects(manifest)]
     else:
-        try:
-            docs = [x for x in yaml.safe_load_all(str(manifest)) if x]
-        except yaml.YAMLError as e:
+        try:  # the same bounded reader as manifest files (no alias bombs, no deep nesting)
+            docs = [x for x in load_all(str(manifest), "<apply>") if x]
+        except ManifestError as e:
             raise BackendError(f"apply: the manifest is not YAML ({e})") from None
     for doc in docs:
         if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion") \

@@ -173,6 +173,22 @@ TRAPS = [
                  "Deploymnet/app-fastapi", "kind", "deployment", id="unknown-core-kind"),
     pytest.param(("keda",), _set(SO, "apiVersion", "keda.example.com/v1"), "error", "scaledobject.yaml",
                  SO, "apiVersion", "no schema", id="unknown-crd-group"),
+    # What `labkit run` (the twin's parser) and the API server refuse, validate reports (D12).
+    pytest.param(("hpa-v2",), _set(HPA, "spec.metrics.0.resource.target.averageUtilization", 0),
+                 "error", "hpa.yaml", HPA, "averageUtilization", "greater than or equal to 1",
+                 id="hpa-utilization-zero"),
+    pytest.param(("hpa-v2",), _set(HPA, "spec.metrics.0.resource.target.averageUtilization", -10),
+                 "error", "hpa.yaml", HPA, "averageUtilization", "API server would refuse",
+                 id="hpa-utilization-negative"),
+    pytest.param(("hpa-v2",), _set(HPA, "spec.behavior.scaleUp.policies.0.value", 0), "error",
+                 "hpa.yaml", HPA, "scaleUp.policies[0].value", "greater than or equal to 1",
+                 id="hpa-policy-value-zero"),
+    pytest.param(("hpa-v2",), _set(HPA, "spec.behavior.scaleDown.policies.0.periodSeconds", 0),
+                 "error", "hpa.yaml", HPA, "scaleDown.policies[0].periodSeconds",
+                 "greater than or equal to 1", id="hpa-policy-period-zero"),
+    pytest.param(("hpa-v2",), _set(HPA, "spec.behavior.scaleDown.stabilizationWindowSeconds", -5),
+                 "error", "hpa.yaml", HPA, "stabilizationWindowSeconds", "greater than or equal to 0",
+                 id="hpa-window-negative"),
 ]
 
 
@@ -191,7 +207,31 @@ def test_trap_is_caught_with_file_object_and_field(tmp_path, variants, edit, sev
 
 def test_every_lint_has_a_trap_row():
     # a lint without a row here would be untested; the kind-port lint is tested below
-    assert len(LINTS) == 10
+    assert len(LINTS) == 11
+
+
+def test_one_error_per_field(tmp_path):
+    """The schema, a lint and the API-rule check each see min > max: one line, not three."""
+    findings = validate_path(_write(tmp_path, ("hpa-v1",), _set(HPA, "spec.minReplicas", 12)))
+    assert [f.field for f in findings].count("spec.minReplicas") == 1
+
+
+def test_validate_and_run_agree_on_every_hpa_edit(tmp_path):
+    """Whatever the twin's parser refuses in a variant, validate reports as an error."""
+    from labkit.autoscalers.hpa_spec import hpa_spec_from_manifest
+    from labkit.errors import ManifestError
+    edits = [("spec.maxReplicas", 0), ("spec.metrics.0.resource.target.averageUtilization", 0),
+             ("spec.behavior.scaleUp.selectPolicy", "Fastest"),
+             ("spec.behavior.scaleUp.policies.0.type", "Percentage"),
+             ("spec.behavior.scaleDown.stabilizationWindowSeconds", 3601)]
+    for i, (path, value) in enumerate(edits):
+        d = tmp_path / str(i)
+        d.mkdir()
+        _write(d, ("hpa-v2",), _set(HPA, path, value))
+        doc = yaml.safe_load((d / "hpa.yaml").read_text())
+        with pytest.raises(ManifestError):
+            hpa_spec_from_manifest(doc)
+        assert any(f.severity == "error" and f.obj == HPA for f in validate_path(d)), path
 
 
 def test_kind_port_mapping_on_all_interfaces_warns(tmp_path):

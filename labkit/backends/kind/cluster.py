@@ -36,7 +36,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-from ...errors import BackendError, LabkitError
+from ...errors import BackendError, LabkitError, ManifestError
 from . import versions as v
 from .live import close_all
 from .runner import CommandError, Completed, Runner, SubprocessRunner
@@ -155,10 +155,12 @@ def kind_config(path: str | Path | None = None) -> dict[str, Any]:
     """
     from ...manifests import manifests_dir
     p = Path(path) if path else manifests_dir() / "kind" / "cluster.yaml"
+    from ...yaml_reader import load_all, read_text
     try:
-        cfg = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise LabkitError(f"{p}: cannot read the kind config ({e})") from e
+        docs = load_all(read_text(p), p)
+    except ManifestError as e:
+        raise LabkitError(f"cannot read the kind config ({e})") from None
+    cfg = docs[0] if len(docs) == 1 else None
     if not isinstance(cfg, dict) or cfg.get("kind") != "Cluster" or not cfg.get("nodes"):
         raise LabkitError(f"{p}: not a kind Cluster config with nodes")
     cfg["name"] = v.CLUSTER_NAME
