@@ -274,3 +274,12 @@ def test_kustomization_base_directory_outside_is_allowed(tmp_path):
     (tmp_path / "base" / "cm.yaml").write_text(GOOD)
     _kustomization(tmp_path / "variant", "../base")
     assert [o.name for o in load_variant(tmp_path / "variant").objects] == ["good"]
+
+
+def test_apply_text_goes_through_the_same_reader():
+    from labkit.backends.objects import documents
+    from labkit.errors import BackendError
+    with pytest.raises(BackendError, match="excessive aliasing"):
+        documents(_bomb(9))
+    with pytest.raises(BackendError, match="levels"):
+        documents("data: " + "[" * 5000 + "]" * 5000 + "\n")
