@@ -1,9 +1,12 @@
 """Exercise checkers: run the learner's manifest on the twin and judge what the autoscaler did.
 
-A checker never reads the YAML for the "right answer". It replaces the object the learner
-edited in a course variant, runs the twin (always the twin: deterministic and fast, whatever
-backend the notebook uses) under a fixed load profile, and applies behaviour checks from
-:mod:`labkit.checks`. Each check carries hints naming the field to look at::
+A checker first runs the validator (``labkit validate``: the Kubernetes schema in strict mode,
+labkit's CRD schemas and lints), so an unknown or misspelt field fails with the validator's
+message, as ``kubectl apply`` would refuse it. It never reads the YAML for the "right answer":
+it replaces the object the learner edited in a course variant, runs the twin (always the twin:
+deterministic and fast, whatever backend the notebook uses) under a fixed load profile, and
+applies the exercise's judge (:mod:`labkit.exercise_judges`). Each failing check carries hints
+written from what the run did and the field that explains it::
 
     result = exercises.check("gentle-scale-down", my_hpa)
     result          # ✅/❌ per check, hints under the failures
@@ -15,14 +18,22 @@ The exercises are listed in :data:`EXERCISES`; each notebook uses one of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator
 
 import yaml
 
 from . import checks as c
+from . import exercise_judges as j
 from .errors import LabkitError, ManifestError
-from .load import LoadProfile, Spike
+from .exercise_judges import (BURST, COURSE_SPIKE, GENTLE_SPIKE, KEDA_BURSTS, QUOTA,
+                              QUOTA_SPIKE, RIGHT_SIZE_LOAD)
+from .load import LoadProfile
 from .timeline import Timeline
+
+__all__ = ["Exercise", "ExerciseResult", "EXERCISES", "check", "simulate", "manifest_of",
+           "BURST", "COURSE_SPIKE", "GENTLE_SPIKE", "KEDA_BURSTS", "QUOTA_SPIKE",
+           "RIGHT_SIZE_LOAD"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,8 @@ class Exercise:
     kind: str                                    # the kind of object the learner edits
     profile: LoadProfile
     duration: float
-    judge: Callable[[Timeline], list[c.Check]]
+    #: ``judge(timeline, learner's object, course's object) -> checks``
+    judge: Callable[[Timeline, dict, dict], list[c.Check]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +101,37 @@ def _parse(text: str | dict, exercise: Exercise) -> dict:
     return doc
 
 
+def _course_object(exercise: Exercise, doc: dict) -> dict:
+    """The course's object the learner's replaces (same kind and name), or {} if none."""
+    from .manifests import load_variant
+
+    name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) \
+        else None
+    for obj in load_variant(exercise.variant).objects:
+        if obj.kind == exercise.kind and (name is None or obj.name == name):
+            return obj.doc
+    return {}
+
+
+def validation_errors(exercise: Exercise, doc: dict) -> list[str]:
+    """What ``labkit validate`` says about the variant with the learner's object in it.
+
+    The learner's object is named ``<your Kind>`` in the messages (not a course file), and
+    only errors count: warnings do not block an exercise.
+    """
+    from .manifests import ManifestObject, load_variant
+    from .validate import validate_objects
+
+    mine = ManifestObject(Path(f"<your {exercise.kind}>"), 0, doc)
+    objs = []
+    for obj in load_variant(exercise.variant).objects:
+        same = (obj.kind, obj.name) == (mine.kind, mine.name)
+        objs.append(mine if same else obj)
+    if mine not in objs:
+        objs.append(mine)
+    return [str(f) for f in validate_objects(objs) if f.severity == "error"]
+
+
 def simulate(exercise: Exercise, doc: dict, *, seed: int = 0) -> Timeline:
     """Run ``exercise``'s variant with ``doc`` replacing its object, on the twin."""
     from .backends.sim import SimBackend
@@ -104,8 +147,9 @@ def simulate(exercise: Exercise, doc: dict, *, seed: int = 0) -> Timeline:
 def check(name: str, manifest: str | dict, *, seed: int = 0) -> ExerciseResult:
     """Judge the learner's ``manifest`` for exercise ``name`` by running it on the twin.
 
-    A manifest that does not parse or is invalid gives a failing result whose hint is the
-    error message (the exercise cell never crashes on a typo).
+    The validator runs first: a manifest that does not parse, is not the expected kind, or
+    that ``labkit validate`` rejects gives a failing result whose hints are the validator's
+    messages (the exercise cell never crashes on a typo).
     """
     try:
         exercise = EXERCISES[name]
@@ -114,139 +158,43 @@ def check(name: str, manifest: str | dict, *, seed: int = 0) -> ExerciseResult:
                           f"{', '.join(EXERCISES)}") from None
     try:
         doc = _parse(manifest, exercise)
+        errors = validation_errors(exercise, doc)
+        if errors:
+            fail = c.Check("the manifest passes labkit validate", False,
+                           f"{len(errors)} error(s)", tuple(errors))
+            return ExerciseResult(name, exercise.goal, (fail,))
         tl = simulate(exercise, doc, seed=seed)
     except LabkitError as e:
         fail = c.Check("the manifest is accepted", False, "rejected", (str(e),))
         return ExerciseResult(name, exercise.goal, (fail,))
-    return ExerciseResult(name, exercise.goal, tuple(exercise.judge(tl)), tl)
+    return ExerciseResult(name, exercise.goal,
+                          tuple(exercise.judge(tl, doc, _course_object(exercise, doc))), tl)
 
 
-# -- the course's exercises --------------------------------------------------------------
-#: The fixed load of the HPA exercises: 2 users, 60 users from t=30 s for 150 s, then 2.
-COURSE_SPIKE = Spike(base_users=2, peak_users=60, start=30, length=150, duration=900)
-_END = COURSE_SPIKE.start + COURSE_SPIKE.length
-#: The quota exercise needs a spike that wants more than 5 pods: 100 users (60 peak at 5).
-QUOTA_SPIKE = Spike(base_users=2, peak_users=100, start=30, length=150, duration=900)
-
-
-def _judge_hpa_quota(tl: Timeline) -> list[c.Check]:
-    return [
-        c.reached(tl, 3, within=90, after=COURSE_SPIKE.start,
-                  hint="The HPA adds pods when average CPU utilization exceeds "
-                       "spec.targetCPUUtilizationPercentage (percent of the CPU request): a "
-                       "lower target scales out earlier. Check spec.minReplicas <= "
-                       "spec.maxReplicas too."),
-        c.never_exceeds(tl, 5, hint="spec.maxReplicas caps what the HPA may ask for: the "
-                                    "quota is 5 pods."),
-        c.back_to(tl, 1, within=420, after=_END, column="spec_replicas",
-                  hint="After the spike the HPA returns to spec.minReplicas (after its 5-minute "
-                       "stabilization window): set spec.minReplicas to 1."),
-    ]
-
-
-def _judge_gentle_scale_down(tl: Timeline) -> list[c.Check]:
-    return [
-        c.reached(tl, 4, within=90, after=COURSE_SPIKE.start,
-                  hint="Scale-up must stay fast: keep spec.behavior.scaleUp as in the course "
-                       "(or leave it out) and do not set selectPolicy: Disabled."),
-        c.never_removes_more_than(
-            tl, 1, per=60,
-            hint="Set spec.behavior.scaleDown.policies to one policy {type: Pods, value: 1, "
-                 "periodSeconds: 60}. With several policies, selectPolicy: Max picks the one "
-                 "that removes the MOST pods (Percent 50 % wins over Pods 1)."),
-        c.back_to(tl, 2, within=600, after=_END, column="spec_replicas",
-                  hint="Scale-down must still happen: keep spec.behavior.scaleDown."
-                       "stabilizationWindowSeconds at most 300 and selectPolicy not Disabled."),
-    ]
-
-
-def _judge_fix_request(tl: Timeline) -> list[c.Check]:
-    return [
-        c.no_event(tl, "FailedGetResourceMetric", contains="missing request",
-                   hint="The HPA cannot compute utilization without a CPU request: add "
-                        "spec.template.spec.containers[0].resources.requests.cpu (200m in the "
-                        "course)."),
-        c.reached(tl, 3, within=120, after=COURSE_SPIKE.start,
-                  hint="Utilization is usage / request: with a request far larger than 200m "
-                       "the pods never look busy. Use the course's 200m."),
-    ]
-
-
-#: Knative/KServe: a burst past what one pod serves (~20 rps), then silence long enough to
-#: reach zero. 40 users would not do: ~13 rps stays under the KPA's 7 in flight per pod.
-BURST = Spike(base_users=0, peak_users=100, start=20, length=100, duration=360,
-              spawn_rate=100)
-_BURST_END = BURST.start + BURST.length
-
-
-def _judge_kserve_zero(tl: Timeline) -> list[c.Check]:
-    return [
-        c.reached(tl, 2, within=90, after=BURST.start,
-                  hint="Under the burst the predictor needs more than one pod: keep "
-                       "spec.predictor.scaleMetric concurrency and scaleTarget 10, and "
-                       "spec.predictor.maxReplicas above 1."),
-        c.back_to(tl, 0, within=150, after=_BURST_END,
-                  hint="KServe defaults spec.predictor.minReplicas to 1, which becomes Knative's "
-                       "min-scale 1: the last pod never goes. Set spec.predictor.minReplicas: 0."),
-    ]
-
-
-#: KEDA: a burst into the gateway, then nothing.
-KEDA_BURST = Spike(base_users=0, peak_users=100, start=20, length=100, duration=360)
-_KEDA_END = KEDA_BURST.start + KEDA_BURST.length
-
-
-def _judge_keda_cooldown(tl: Timeline) -> list[c.Check]:
-    return [
-        c.reached(tl, 1, within=30, after=KEDA_BURST.start,
-                  hint="KEDA wakes the app (0 -> 1) at the first poll where the trigger is "
-                       "active: keep spec.pollingInterval small (5 s) and the trigger's "
-                       "activationTargetValue at 0."),
-        c.reached(tl, 3, within=90, after=KEDA_BURST.start,
-                  hint="1 -> N is the HPA's job, from the trigger's targetValue (requests in "
-                       "flight per pod): 5 in the course; a larger target means fewer pods."),
-        c.back_to(tl, 0, within=120, after=_KEDA_END,
-                  hint="KEDA scales to zero spec.cooldownPeriod seconds after the last active "
-                       "poll (default 300 s): set spec.cooldownPeriod to 60."),
-    ]
-
-
-#: The right-size exercise: a busy base (20 users) stepping up to 80 for three minutes.
-RIGHT_SIZE_LOAD = Spike(base_users=20, peak_users=80, start=60, length=180, duration=420)
-
-
-def _judge_right_size(tl: Timeline) -> list[c.Check]:
-    return [
-        c.p95_below(tl, 500, after=30, allow_seconds=10,
-                    hint="Too many slow seconds: the pods are packed too tightly. Lower "
-                         "spec.metrics[0].resource.target.averageUtilization so the HPA adds "
-                         "pods earlier."),
-        c.at_most_pod_seconds(tl, 2000,
-                              hint="Too expensive: pods sit half idle. Raise "
-                                   "spec.metrics[0].resource.target.averageUtilization."),
-    ]
-
-
+# -- the course's exercises (judges and loads: labkit/exercise_judges.py) -------------------
 EXERCISES: dict[str, Exercise] = {e.name: e for e in (
-    Exercise("hpa-quota", "under a 100-user spike, reach 3 pods within 90 s, never run more "
-             "than 5 (the quota), and return to 1 pod afterwards", "hpa-v1",
-             "HorizontalPodAutoscaler", QUOTA_SPIKE, QUOTA_SPIKE.duration, _judge_hpa_quota),
-    Exercise("gentle-scale-down", "scale out fast under the spike, but never remove more than "
-             "1 pod per minute on the way down", "hpa-v2", "HorizontalPodAutoscaler",
-             COURSE_SPIKE, COURSE_SPIKE.duration, _judge_gentle_scale_down),
+    Exercise("hpa-quota", f"under a {QUOTA_SPIKE.peak_users:.0f}-user spike, never run more than "
+             f"{QUOTA} pods (the quota) but use all {QUOTA} within 60 s, and return to 1 pod "
+             "afterwards", "hpa-v1", "HorizontalPodAutoscaler", QUOTA_SPIKE,
+             QUOTA_SPIKE.duration, j.judge_hpa_quota),
+    Exercise("gentle-scale-down", "scale out fast under the spike (8 pods within 90 s), but never "
+             "remove more than 1 pod per minute on the way down, and still get back to 2",
+             "hpa-v2", "HorizontalPodAutoscaler", GENTLE_SPIKE, GENTLE_SPIKE.duration,
+             j.judge_gentle_scale_down),
     Exercise("right-size-target", "from 20 to 80 users and back, at most 10 s with p95 above "
-             "500 ms (after the first 30 s) and at most 2000 pod-seconds", "hpa-v2",
-             "HorizontalPodAutoscaler", RIGHT_SIZE_LOAD, RIGHT_SIZE_LOAD.duration,
-             _judge_right_size),
-    Exercise("fix-cpu-request", "make the HPA see CPU again: no FailedGetResourceMetric, and "
-             "3 pods within 120 s of the spike", "hpa-v1", "Deployment", COURSE_SPIKE, 300,
-             _judge_fix_request),
+             "500 ms (after the first 30 s) and at most 2000 pod-seconds, changing the CPU "
+             "target only", "hpa-v2", "HorizontalPodAutoscaler", RIGHT_SIZE_LOAD,
+             RIGHT_SIZE_LOAD.duration, j.judge_right_size),
+    Exercise("fix-cpu-request", "make the HPA see CPU again: no FailedGetResourceMetric, 3 pods "
+             "within 120 s of the spike, and no more than 6 (about 4 serve it)", "hpa-v1",
+             "Deployment", COURSE_SPIKE, 300, j.judge_fix_request),
     Exercise("kserve-to-zero", "serve the burst with more than one pod, then scale the "
              "predictor to zero within 150 s of the last request", "kserve", "InferenceService",
-             BURST, BURST.duration, _judge_kserve_zero),
-    Exercise("keda-cooldown", "wake from zero within 30 s, reach 3 pods within 90 s, and be "
-             "back at zero within 120 s of the last request", "keda", "ScaledObject",
-             KEDA_BURST, KEDA_BURST.duration, _judge_keda_cooldown),
+             BURST, BURST.duration, j.judge_kserve_zero),
+    Exercise("keda-cooldown", "wake from zero within 20 s, reach 3 pods within 90 s, keep a pod "
+             "through the 75 s pause between two bursts, and be back at zero within 120 s of "
+             "the last request", "keda", "ScaledObject", KEDA_BURSTS, KEDA_BURSTS.duration,
+             j.judge_keda_cooldown),
 )}
 
 

@@ -147,11 +147,18 @@ print(f"ceil({current} x {seen.metric_value:.0f} / {seen.metric_target:.0f}) = {
 # %% [markdown]
 # ## Exercise: a pod quota
 #
-# Your team may run at most **5 pods** of this app. Edit the HPA below so that, under a
-# bigger spike (100 users, which would want 8 pods), the app reaches 3 pods within 90 s,
-# never runs more than 5, and returns to 1 pod afterwards. The checker runs your manifest
-# on the twin (always the twin, so the answer is the same for everyone) and judges what the
-# autoscaler *did*.
+# Your team may run at most **5 pods** of this app. The checker fires a much bigger spike
+# than ours (200 users) at your HPA on the twin (always the twin, so everyone gets the same
+# answer) and judges what the autoscaler *did*: never more than 5 pods, all 5 in use within
+# 60 s of the spike (the users need them), and back to 1 pod afterwards.
+#
+# **Predict first.** Run the check cell once with the HPA as it is. Before you do, write
+# down: how many pods will this HPA ask for under 200 users, and which of the three checks
+# will fail? Then edit the HPA and run the check again until it passes.
+#
+# **Then explain.** Raising the target from 50 % to 150 % also keeps the peak lower under
+# *this* spike. Why is that not a quota? (Try it: the checker's hint tells you what your run
+# did.)
 
 # %% tags=["exercise"]
 my_hpa = """
@@ -182,6 +189,15 @@ spec:
 # %%
 result = exercises.check("hpa-quota", my_hpa)
 result
+
+# %% [markdown]
+# <details><summary>Explanation (after you have tried)</summary>
+#
+# The target decides *when* the HPA adds pods; only `maxReplicas` decides *how many* it may
+# ever ask for. A higher target merely delays the growth, and with enough users the HPA still
+# goes past any number. A quota is a ceiling, so it belongs in `maxReplicas`; and it is not a
+# floor, so `minReplicas` stays 1.
+# </details>
 
 # %% [markdown]
 # ## Summary

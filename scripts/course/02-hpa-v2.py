@@ -142,8 +142,13 @@ checks.reversals(flap), checks.reversals(cured)
 # ## Exercise: one pod per minute
 #
 # The platform team asks: scale out as fast as before, but on the way down **never remove
-# more than one pod per minute** (so caches and connections drain gently). Edit the
-# `behavior` of the HPA below. The checker runs it on the twin under the course spike.
+# more than one pod per minute** (so caches and connections drain gently), and still get
+# back to 2 pods. The checker runs your HPA on the twin under a bigger spike than ours
+# (150 users, about 10 pods), where the choice of policy really shows.
+#
+# **Predict first.** With the policy below (`Percent 50` per 60 s), how many pods may go in
+# the first minute of scale-down from 10? Run the check cell, compare, then edit the
+# `behavior` until it passes.
 
 # %% tags=["exercise"]
 my_hpa = """
@@ -188,6 +193,19 @@ spec:
 # %%
 result = exercises.check("gentle-scale-down", my_hpa)
 result
+
+# %% [markdown]
+# **Then explain.** Why does adding a second policy `{type: Pods, value: 1, periodSeconds:
+# 60}` next to the Percent one not help, and what single change to `selectPolicy` would make
+# the two-policy version pass? Why does `Pods 1` per 30 s fail?
+#
+# <details><summary>Explanation (after you have tried)</summary>
+#
+# A Percent policy counts from the pods at the start of the period: 50 % of 10 is 5 pods in a
+# minute. With two policies, `selectPolicy: Max` picks the one allowing the *bigger* change,
+# so the gentle policy never applies; `Min` would pick it. `periodSeconds` is the window the
+# count applies to: 1 pod per 30 s is 2 pods per minute.
+# </details>
 
 # %% [markdown]
 # ## Summary

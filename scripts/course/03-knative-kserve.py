@@ -12,7 +12,7 @@
 # 1. Understand concurrency targets and the 70 % utilization factor.
 # 2. Watch panic mode react to a burst.
 # 3. Scale to zero, and measure what the next request pays (the cold start).
-# 4. See why a KServe InferenceService needs `minReplicas: 0` to get there.
+# 4. Map a KServe InferenceService onto the same autoscaler, and find its trap.
 # 5. Exercise: make the InferenceService scale to zero.
 #
 # ## Prerequisites
@@ -79,10 +79,23 @@ steady = Step(steps=((0, 5), (30, 60)), duration=300, spawn_rate=5)
 targets = whatif.sweep("knative", "Service", TARGET, ["1", "2", "10"], steady, 300, seed=seed)
 targets[["pod_seconds", "seconds_over_slo", "p95_ms", "peak_replicas"]]
 
+# %%
+lo, hi = targets.loc["2"], targets.loc["10"]      # the claims the text below makes
+sweep_claim = checks.Check(
+    "target 2 meets the SLO with several pods at more than twice the cost; target 10 stays "
+    "on one pod with a p95 above a second",
+    lo.p95_ms < 500 < 1000 < hi.p95_ms and lo.peak_replicas > 1 == hi.peak_replicas
+    and lo.pod_seconds > 2 * hi.pod_seconds,
+    f"p95 {lo.p95_ms:.0f} vs {hi.p95_ms:.0f} ms, peak {lo.peak_replicas} vs "
+    f"{hi.peak_replicas}, {lo.pod_seconds:.0f} vs {hi.pod_seconds:.0f} pod-s")
+sweep_claim
+
 # %% [markdown]
-# With `target: "10"` the service is cheap and slow; with `"2"` it pays for a second pod
-# and answers in about 200 ms. Measure what one pod serves (notebook 00's load test), then
-# set the target near `in flight at the SLO / 0.7`. The course keeps `"10"` so that you
+# With `target: "10"` one pod holds everything: cheap, and the p95 climbs past a second.
+# With `"2"` the KPA runs several pods (read the `peak_replicas` and `pod_seconds` columns:
+# more than twice the cost) and the p95 stays under the 500 ms SLO. Measure what one pod
+# serves (the capacity ramp of notebook 00), then set the target near
+# `in flight at the SLO / 0.7`. The course keeps `"10"` so that you
 # can see the next effect: a burst that overwhelms one pod.
 #
 # ## Panic mode
@@ -152,15 +165,25 @@ cold = scorecard(tl)
 #
 # An InferenceService in Knative mode becomes a Knative Service: `scaleMetric` and
 # `scaleTarget` become the `metric` and `target` annotations, `maxReplicas` becomes
-# `max-scale`, and `minReplicas` becomes `min-scale`. The trap: KServe **defaults
-# `minReplicas` to 1**, so an InferenceService never reaches zero unless you write
-# `minReplicas: 0`, whatever Knative annotations you add. It also sets no
-# `scale-down-delay`: when panic ends, the KPA may drop from 6 pods to 1 at once, and with
-# our too-high target that one pod is overloaded again (run it with `lab.run("kserve", ...)`
-# and watch it bounce).
+# `max-scale`, and `minReplicas` becomes `min-scale`. KServe fills in defaults of its own
+# for the fields you leave out; one of them decides whether the predictor can ever reach
+# zero (the exercise below finds which). It also sets no `scale-down-delay`: when panic
+# ends, the KPA may drop from several pods to one at once, and with our too-high target that
+# one pod is overloaded again. The same burst as above, through KServe:
 
 # %%
-print(exercises.manifest_of("kserve", "InferenceService"))
+kserve = lab.run("kserve", burst, duration, backend=backend, speed=speed, seed=seed)
+checks.steps(kserve).head(8)
+
+# %%
+mid_burst = {"kserve": kserve.between(90, 120).samples, "knative": tl.between(90, 120).samples}
+bounce_claim = checks.Check(
+    "without scale-down-delay KServe drops to one pod mid-burst, then climbs back",
+    mid_burst["kserve"].spec_replicas.min() == 1 and mid_burst["kserve"].spec_replicas.max() >= 4
+    and mid_burst["knative"].spec_replicas.min() >= 3,
+    f"lowest in t=90..120 s: kserve {mid_burst['kserve'].spec_replicas.min()}, "
+    f"knative {mid_burst['knative'].spec_replicas.min()}")
+bounce_claim
 
 # %%
 print("\n".join(kubectl_equivalents("kserve")))
@@ -170,15 +193,18 @@ print("\n".join(kubectl_equivalents("kserve")))
 #
 # 1. `containerConcurrency: 10`, no target annotation: what does the KPA aim at per pod?
 # 2. Two pods are ready and the panic window sees enough traffic for 5. Panic or not?
-# 3. Which two settings make the last pod linger after the traffic stops?
+# 3. Which settings of the shipped Service make the last pod linger after the traffic stops,
+#    and how do they add up to the time you measured?
 #
 # <details><summary>Answers</summary>
 #
 # 1. 7: the target defaults to `containerConcurrency` (10), times 70 %.
 # 2. Panic: 5 / 2 = 2.5 ≥ 2 (the 200 % threshold).
-# 3. The 60 s stable window (it must see no traffic at all) and
-#    `scale-to-zero-pod-retention-period` (plus the grace period while the activator gets
-#    into the path).
+# 3. Three: the 60 s stable window (it must see no traffic at all before it proposes 0),
+#    `scale-down-delay: 30s` (the KPA only acts on the highest proposal of the last 30 s, and
+#    that holds for the last step to zero too), and `scale-to-zero-pod-retention-period:
+#    30s` (the last pod stays at least that long after the decision). 60 + 30 + 30 is about
+#    the two minutes between the last request and zero.
 # </details>
 
 # %% [markdown]
@@ -187,6 +213,10 @@ print("\n".join(kubectl_equivalents("kserve")))
 # This InferenceService serves a burst well but never releases its last pod. Fix it so the
 # predictor serves the burst with more than one pod and is back at **zero pods within
 # 150 s** of the last request.
+#
+# **Predict first.** The seed chapter scales a KServe predictor to zero with the Knative
+# annotation `autoscaling.knative.dev/min-scale: "0"`. Add it below and run the check: does
+# it reach zero? Read the hint, then fix the manifest.
 
 # %% tags=["exercise"]
 my_isvc = """
@@ -238,6 +268,18 @@ result = exercises.check("kserve-to-zero", my_isvc)
 result
 
 # %% [markdown]
+# **Then explain.** Why does the annotation alone not work, and why would
+# `serving.kserve.io/deploymentMode: RawDeployment` never reach zero whatever you set?
+#
+# <details><summary>Explanation (after you have tried)</summary>
+#
+# KServe writes the Knative revision's `min-scale` from `spec.predictor.minReplicas`, whose
+# default is 1, so the annotation is overridden; `minReplicas: 0` is what KServe reads. In
+# RawDeployment (Standard) mode the predictor is a Deployment with an HPA, and an HPA never
+# goes below one pod.
+# </details>
+
+# %% [markdown]
 # ## Summary
 #
 # - The KPA scales on requests in flight per pod, aiming at target × 70 %; the target must
@@ -246,7 +288,8 @@ result
 # - A 6 s panic window catches bursts; panic holds the pod count for 60 s after the burst.
 # - Scale to zero needs a full quiet stable window plus retention and grace; the next
 #   request pays a cold start through the activator.
-# - KServe's `minReplicas` defaults to 1: write `minReplicas: 0` to reach zero.
+# - KServe's `minReplicas` defaults to 1 and overrides a `min-scale` annotation: write
+#   `minReplicas: 0` to reach zero.
 #
 # ## What's next
 #
@@ -258,10 +301,8 @@ result
 
 # %% tags=["verification"]
 checks.require(
-    checks.Check("a lower target serves 60 users faster, with more pods",
-                 targets.p95_ms["2"] < targets.p95_ms["10"] / 2
-                 and targets.peak_replicas["2"] > targets.peak_replicas["10"],
-                 f"p95 {targets.p95_ms['2']:.0f} vs {targets.p95_ms['10']:.0f} ms"),
+    sweep_claim,
+    bounce_claim,
     checks.panicked(tl, within=15, after=20),
     checks.reached(tl, 5, within=15, after=20, column="spec_replicas"),
     checks.stays_at_least(tl, 1, after=120, until=180),      # the 60 s stable window

@@ -125,8 +125,14 @@ tl.events[tl.events.reason.isin(["KEDAScaleTargetActivated", "KEDAScaleTargetDea
 # ## Exercise: a cooldown for the lab
 #
 # The ScaledObject below uses KEDA's defaults: it polls every 30 s and waits 300 s before
-# going back to zero. Make it wake the app within 30 s, reach 3 pods within 90 s, and be back
-# at **zero within 120 s** of the last request.
+# going back to zero. The checker sends two bursts of 100 users with a **75 s pause**
+# between them, then silence. Make the app wake within 20 s of the first request, reach
+# 3 pods within 90 s, keep a pod through the pause (no second cold start), and be back at
+# **zero within 120 s** of the last request.
+#
+# **Predict first.** Will the course's own values from the ScaledObject above
+# (`pollingInterval: 5`, `cooldownPeriod: 60`) pass? Which check would fail, and why? Run
+# the check with them before you pick your own.
 
 # %% tags=["exercise"]
 my_scaledobject = """
@@ -160,7 +166,7 @@ spec:
   minReplicaCount: 0
   maxReplicaCount: 10
   pollingInterval: 5    # look often: waking from zero waits for the next poll
-  cooldownPeriod: 60    # zero one minute after the last active poll
+  cooldownPeriod: 90    # longer than the 75 s pause, short enough for the 120 s goal
   triggers:
     - type: metrics-api
       metricType: AverageValue
@@ -175,6 +181,19 @@ spec:
 # %%
 result = exercises.check("keda-cooldown", my_scaledobject)
 result
+
+# %% [markdown]
+# **Then explain.** Which range of `cooldownPeriod` passes, and what decides each end of it?
+#
+# <details><summary>Explanation (after you have tried)</summary>
+#
+# KEDA goes to zero `cooldownPeriod` seconds after the last *active* poll. Below about the
+# length of the pause, the app goes to zero between the bursts and the second burst pays a
+# cold start (a second `KEDAScaleTargetActivated`); above about 105 s, zero comes later than
+# 120 s after the last request. The poll adds up to `pollingInterval` at both ends, and waking
+# from zero waits for the next poll: with the 30 s default the first request waits up to
+# 30 s plus the pod start.
+# </details>
 
 # %% [markdown]
 # ## Summary

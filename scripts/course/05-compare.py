@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 
 from labkit import checks, exercises, lab, live, whatif
 from labkit.lab import ASYNC_VARIANTS, VARIANTS
-from labkit.load import Step
+from labkit.load import Spike, Step
 from labkit.scorecard import SCORECARD_KEYS, compare
 
 # %% tags=["parameters"]
@@ -98,11 +98,11 @@ live.compare_figure(runs)
 #
 # The twin makes sweeps cheap. We run the hpa-v2 variant with its CPU target at several
 # values and plot pod-seconds (cost) against the p95 latency users saw. The load is a busy
-# service: 20 users stepping up to 80 for three minutes (the exercise below uses it too).
-# On a cluster each point would take 7 minutes; here the whole sweep takes seconds.
+# service: 30 users stepping up to 100 for three minutes. On a cluster each point would take
+# 7 minutes; here the whole sweep takes seconds.
 
 # %%
-busy = exercises.RIGHT_SIZE_LOAD
+busy = Spike(base_users=30, peak_users=100, start=60, length=180, duration=420)
 targets = [30, 50, 70, 90, 120]
 path = "spec.metrics[0].resource.target.averageUtilization"
 sweep = whatif.sweep("hpa-v2", "HorizontalPodAutoscaler", path, targets, busy,
@@ -139,10 +139,15 @@ live.static.display_figure(fig)
 # %% [markdown]
 # ## Exercise: the right target
 #
-# Pick a CPU target for the hpa-v2 HPA so that, under the same busy load (20 → 80 users),
-# the p95 latency is above 500 ms for **at most 10 seconds** (after the first 30 s, while
-# the first pod starts) and the run costs **at most 2000 pod-seconds**. Change
-# `averageUtilization` only: the sweep above tells you where to look.
+# Your service's own traffic is a little lighter than the sweep's: 20 users stepping up to
+# 80 for three minutes. Pick a CPU target for the HPA below so that the p95 latency is above
+# 500 ms for **at most 10 seconds** (after the first 30 s, while the first pod starts) and
+# the run costs **at most 2000 pod-seconds**. Change `averageUtilization` only.
+#
+# **Predict first.** Read the trend off the sweep: with less traffic, should the right
+# target be higher or lower than the sweep's best point, and what would the starting value
+# of 95 % cost you? Write your guess down, run the check, then adjust. The hints say which
+# side of the window your run fell on.
 
 # %% tags=["exercise"]
 my_hpa = """
@@ -177,6 +182,12 @@ spec:
 # %%
 result = exercises.check("right-size-target", my_hpa)
 result
+
+# %% [markdown]
+# **Then explain.** Several targets pass: what decides the lowest and the highest? A warm
+# floor is another way to buy latency: try `minReplicas: 3` with a high target on the twin
+# (`whatif.variant_with`) and compare its pod-seconds with your answer; which would you run
+# for an ML model that takes seconds to load?
 
 # %% [markdown]
 # ## Summary

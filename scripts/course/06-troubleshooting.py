@@ -206,22 +206,92 @@ fight.events_with("SuccessfulRescale")[["time", "object", "message"]].head(10)
 # %% [markdown]
 # ## Exercise: repair the Deployment
 #
-# This Deployment lost its CPU request and limit, so its HPA is blind. Repair
-# `my_deployment` (edit the text, or rebuild it) so that the HPA reports no
-# `FailedGetResourceMetric ... missing request` and the app reaches 3 pods within 120 s of
-# the spike.
+# This Deployment (the course's, cut to the fields that matter here) lost its CPU request
+# and limit, so its HPA is blind. Repair `my_deployment` so that the HPA reports no
+# `FailedGetResourceMetric ... missing request`, the app reaches 3 pods within 120 s of the
+# spike, and it does not over-scale: about 4 pods serve this spike, so no more than 6.
+#
+# **Predict first.** Someone suggests adding only `limits: {cpu: 500m}` (a limit is "the
+# most it may use", so surely the HPA can divide by that). How many pods will the HPA reach?
+# Try it, read the hint, then repair it properly.
 
 # %% tags=["exercise"]
-my_deployment = exercises.manifest_of("hpa-v1", "Deployment")
-my_deployment = "\n".join(line for line in my_deployment.splitlines() if "cpu:" not in line)
-print(my_deployment[my_deployment.index("resources"):].split("readinessProbe")[0])  # no cpu
+my_deployment = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-fastapi
+  labels: {app: app-fastapi}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: app-fastapi}
+  template:
+    metadata:
+      labels: {app: app-fastapi}
+    spec:
+      containers:
+        - name: app-fastapi
+          image: labkit/app:0.1.0
+          imagePullPolicy: IfNotPresent
+          ports: [{name: http, containerPort: 8080}]
+          env:
+            - {name: APP_CPU_WORK_MS, value: "20"}     # ~25 ms of CPU per request
+            - {name: APP_STARTUP_DELAY_S, value: "5"}  # model load
+          resources:
+            requests: {memory: 512Mi}
+            limits: {memory: 768Mi}
+          readinessProbe:
+            httpGet: {path: /readyz, port: http}
+            periodSeconds: 2
+"""
 
 # %% tags=["solution"]
-my_deployment = exercises.manifest_of("hpa-v1", "Deployment")   # requests.cpu: 200m is back
+my_deployment = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-fastapi
+  labels: {app: app-fastapi}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: app-fastapi}
+  template:
+    metadata:
+      labels: {app: app-fastapi}
+    spec:
+      containers:
+        - name: app-fastapi
+          image: labkit/app:0.1.0
+          imagePullPolicy: IfNotPresent
+          ports: [{name: http, containerPort: 8080}]
+          env:
+            - {name: APP_CPU_WORK_MS, value: "20"}     # ~25 ms of CPU per request
+            - {name: APP_STARTUP_DELAY_S, value: "5"}  # model load
+          resources:
+            requests: {cpu: 200m, memory: 512Mi}
+            limits: {cpu: 500m, memory: 768Mi}
+          readinessProbe:
+            httpGet: {path: /readyz, port: http}
+            periodSeconds: 2
+"""
 
 # %%
 result = exercises.check("fix-cpu-request", my_deployment)
 result
+
+# %% [markdown]
+# **Then explain.** What goes wrong with a request of `2` (two cores), and with `50m`? What
+# number should the request be, and how would you measure it on a cluster?
+#
+# <details><summary>Explanation (after you have tried)</summary>
+#
+# Utilization is usage / request. With 2 cores every pod looks idle and the HPA never adds
+# one; with 50m every pod looks four times overloaded and the HPA runs to `maxReplicas`.
+# The request should be what one pod typically uses under normal load: `kubectl top pods`
+# during a load test (or the usage the capacity ramp of notebook 00 measured).
+# </details>
 
 # %% [markdown]
 # ## Summary
