@@ -24,6 +24,14 @@ from .frontend import widget_frontend
 from .static import show
 
 
+def variant_options(variant: str) -> list[str]:
+    """The dropdown's choices: the course's variants, and ``variant`` first if it is another
+    directory under manifests/ (00-setup's panel starts on ``base``, the app without an
+    autoscaler)."""
+    options = list(_lab.VARIANTS)
+    return options if variant in options else [variant, *options]
+
+
 def _speed_label(speed: float | None) -> str:
     for label, value in _lab.SPEEDS.items():
         if value == speed:
@@ -49,20 +57,22 @@ class Lab:
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.figure = LiveFigure(self.backend, slo_ms=slo_ms, interval=interval)
+        self.figure = LiveFigure(self.backend, slo_ms=slo_ms, interval=interval,
+                                 duration=duration)
 
-        narrow = w.Layout(width="210px")
-        self.variant = w.Dropdown(options=_lab.VARIANTS, value=variant, description="variant",
-                                  layout=narrow)
+        narrow = w.Layout(width="200px")
+        self.variant = w.Dropdown(options=variant_options(variant), value=variant,
+                                  description="variant", layout=narrow)
         self.profile = w.Dropdown(options=list(PROFILES), value=profile, description="profile",
                                   layout=narrow)
-        self.users = w.IntSlider(value=users, min=1, max=500, description="users")
+        self.users = w.IntSlider(value=users, min=1, max=500, description="users",
+                                 layout=w.Layout(width="300px"))
         self.spawn_rate = w.BoundedFloatText(value=spawn_rate, min=0.1, max=1000, step=1,
                                              description="spawn/s", layout=narrow)
         self.duration = w.BoundedIntText(value=duration, min=1, max=7 * 86400, step=30,
                                          description="seconds", layout=narrow)
         self.speed = w.SelectionSlider(options=list(_lab.SPEEDS), value=_speed_label(speed),
-                                       description="speed")
+                                       description="speed", layout=w.Layout(width="260px"))
         self.speed.layout.display = None if self.backend.name == "sim" else "none"
         self.trace_path = w.Text(value=trace_path or "", description="trace CSV",
                                  placeholder="time,users or time,rps")
@@ -71,6 +81,10 @@ class Lab:
         self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop",
                                     disabled=True, tooltip="end the run now, keeping its data")
         self.status = w.HTML(value=f"ready: {html.escape(self.backend.name)} backend")
+        self.status.add_class("labkit-status")
+        self.duration.observe(self._on_axis, names="value")
+        self.speed.observe(self._on_axis, names="value")
+        self._on_axis()
         self.profile.observe(self._on_profile, names="value")
         self._on_profile({"new": profile})
         self.start_button.on_click(lambda _: self.start())
@@ -116,9 +130,13 @@ class Lab:
 
     def _run_in_background(self) -> None:
         try:
+            duration = self.settings()["duration"]
             tl = self.run(self._stop)
             card = scorecard(tl, self.slo_ms)
-            self.status.value = "done: " + ", ".join(
+            end = float(tl.samples.time.iloc[-1]) if len(tl) else 0.0
+            head = (f"stopped at t = {end:.0f} s of {duration:g} s"
+                    if self._stop.is_set() and end < duration else f"done: {duration:g} s")
+            self.status.value = f"{head} · " + ", ".join(
                 f"{k.replace('_', ' ')} <b>{_fmt(v)}</b>" for k, v in card.items())
         except Exception as e:  # shown in the panel: a thread has no caller to raise to
             self.error = e
@@ -141,16 +159,22 @@ class Lab:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def _on_axis(self, _change: Any = None) -> None:
+        speed = self.speed.value if self.backend.name == "sim" else None
+        self.figure.show_run(float(self.duration.value), speed)
+
     def _on_profile(self, change: dict[str, Any]) -> None:
         self.trace_path.layout.display = None if change["new"] == "trace" else "none"
 
     @property
     def widget(self) -> w.VBox:
         """Controls above the live figure."""
-        row1 = w.HBox([self.variant, self.profile, self.duration, self.spawn_rate])
-        row2 = w.HBox([self.users, self.speed, self.trace_path, self.start_button,
+        row1 = w.HBox([self.variant, self.profile, self.users, self.start_button,
                        self.stop_button])
-        return w.VBox([row1, row2, self.status, self.figure.widget])
+        row2 = w.HBox([self.duration, self.spawn_rate, self.speed, self.trace_path])
+        box = w.VBox([row1, row2, self.status, self.figure.widget])
+        box.add_class("labkit-panel")
+        return box
 
     def close(self) -> None:
         """Stop the run and the backend's processes."""

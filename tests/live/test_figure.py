@@ -92,6 +92,37 @@ def test_events_are_markers_with_reason_and_message_on_hover():
     assert ev.y[1] == 2  # no size in the message: the spec replicas at that time
     assert "SuccessfulRescale" in ev.text[0] and "above target" in ev.text[0]
     assert "Warning" in ev.text[1]
+    normal, warning = ev.marker.color
+    assert normal != warning  # a Warning event stands out from the Normal ones
+
+
+def test_seconds_over_the_slo_are_shaded_on_the_latency_panel():
+    p95 = [100, 900, 900, 100, 900]
+    model = FigureModel(slo_ms=500)
+    model.add([r | {"latency_p95": float(v)} for r, v in zip(rows(5), p95)])
+    over = [(s["x0"], s["x1"], s["yref"]) for s in model.shapes() if s["name"] == "over SLO"]
+    assert over == [(1.0, 3.0, "y5 domain"), (4.0, 5.0, "y5 domain")]
+
+
+def test_the_target_is_labelled_with_its_value():
+    model = FigureModel()
+    model.add(rows(3, metric_name="cpu utilization (%)", metric_target=50.0))
+    assert model.traces()["target"]["name"] == "target 50 %"
+    model = FigureModel()
+    model.add(rows(3, metric_name="concurrency (per pod)", metric_target=7.0))
+    assert model.traces()["target"]["name"] == "target 7 per pod"
+
+
+def test_a_live_run_has_a_fixed_axis_a_now_line_and_progress():
+    fig = LiveFigure(TimelineRecorder(), duration=600)
+    fig.model.speed = "10x"
+    fig.model.add(rows(150), [], {"backend": "sim", "variant": "hpa-v1"})
+    with fig.widget.batch_update():
+        fig.model.write(fig.widget)
+    assert tuple(fig.widget.layout.xaxis.range) == (0, 600)
+    (now,) = [s for s in fig.widget.layout.shapes if s.name == "now"]
+    assert now.x0 == now.x1 == 149.0
+    assert fig.widget.layout.title.text == "t = 149 s of 600 s · 10x speed · hpa-v1 on the twin"
 
 
 @pytest.mark.parametrize("panic, expected", [
@@ -151,7 +182,10 @@ def test_static_figure_of_a_timeline_and_offline_html(tmp_path):
                                               "min_replicas": 1, "max_replicas": 5})
     fig = figure(tl)
     assert len(trace(fig, "spec replicas").x) == 30
-    assert "hpa-v2" in fig.layout.title.text
+    assert fig.layout.title.text == "hpa-v2 on the twin"
+    tl.meta["profile"] = ("spike(duration=600.0, spawn_rate=10.0, base_users=2, "
+                          "peak_users=60, start=30, length=150)")
+    assert figure(tl).layout.title.text == "hpa-v2 on the twin · spike load, up to 60 users · 600 s"
     out = tmp_path / "run.html"
     show(tl, html_path=str(out))  # a plain script: no kernel, so only the file
     page = out.read_text()

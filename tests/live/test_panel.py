@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import labkit.lab
@@ -129,3 +131,31 @@ def test_plain_run_owns_a_named_backend_and_leaves_an_instance_open(fake_backend
     tl = labkit.lab.run("hpa-v2", "ramp", 12, backend=fake_backend, users=30, slo_ms=300)
     assert len(tl) == 12 and tl.meta["slo_ms"] == 300 and "ramp" in tl.meta["profile"]
     assert not fake_backend.closed
+
+
+def test_the_dropdown_offers_the_variant_it_is_given(fake_backend):
+    # 00-setup starts its panel on "base" (the app alone), which is not an autoscaling variant
+    lab = make_lab(fake_backend, variant="base", profile="constant", users=5, duration=30)
+    assert lab.variant.value == "base"
+    assert list(lab.variant.options) == ["base", *labkit.lab.VARIANTS]
+    assert list(make_lab(fake_backend, variant="keda").variant.options) == list(
+        labkit.lab.VARIANTS)
+
+
+def test_stop_says_where_the_run_stopped(fake_backend):
+    lab = make_lab(fake_backend, profile="constant", users=10, duration=10_000, speed=100.0)
+    lab.start_button.click()
+    time.sleep(0.2)
+    lab.stop_button.click()
+    tl = lab.wait(10)
+    end = int(tl.samples.time.iloc[-1])
+    assert lab.status.value.startswith(f"stopped at t = {end} s of 10000 s")
+    assert "labkit-panel" in lab.widget._dom_classes
+
+
+def test_the_figure_axis_follows_the_duration_widget(fake_backend):
+    lab = make_lab(fake_backend, duration=120, speed=10.0)
+    assert tuple(lab.figure.widget.layout.xaxis.range) == (0, 120)
+    lab.duration.value = 600
+    assert tuple(lab.figure.widget.layout.xaxis.range) == (0, 600)
+    assert lab.figure.widget.layout.title.text.startswith("t = 0 s of 600 s · 10x speed")

@@ -1,0 +1,127 @@
+"""Every course notebook and demo-live, run as a learner runs them: in JupyterLab, in Chromium.
+
+For each notebook: open it, restart the kernel, Run All, and fail on any error output, any
+code cell left unexecuted, or any JavaScript error in the page. Where the notebook shows
+labkit's control panel, the panel must fit a laptop screen; Start must move the live figure
+and Stop must end the run (the status line says where it stopped, the plot stops growing).
+Each notebook leaves screenshots in artifacts/browser/ (``<notebook>-panel.png`` where a
+panel is shown, ``<notebook>-end.png`` for the end of the notebook), and the panel's timings
+go to artifacts/browser/live-timings.json.
+
+Headless executors (papermill, nbval, ``labkit verify``) skip the widget cells, so this is the
+only test of what a learner reaches by clicking.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+import jlab
+from labkit import _procs
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOKS = sorted(p.name for p in (_procs.REPO_ROOT / "notebooks").glob("*.ipynb"))
+#: Seconds a Run All may take here (the slowest notebook needs ~6 s on 2 shared cores).
+RUN_ALL_TIMEOUT = 180.0
+#: Seconds of live updates watched after Start, before Stop is pressed.
+WATCH = 2.0
+
+_timings: dict[str, dict] = {}
+
+
+def test_every_notebook_is_collected():
+    assert {"00-setup.ipynb", "01-hpa-v1.ipynb", "demo-live.ipynb"} <= set(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS, ids=[n.removesuffix(".ipynb") for n in NOTEBOOKS])
+def test_notebook_runs_all_in_jupyterlab(name, lab_page, artifacts):
+    page, console = lab_page
+    console.mark = len(console.messages)
+    stem = name.removesuffix(".ipynb")
+    t_open = time.monotonic()
+    jlab.open_notebook(page, name)
+    opened = time.monotonic() - t_open
+    try:
+        run_all = jlab.restart_and_run_all(page, RUN_ALL_TIMEOUT)
+        report = jlab.cells(page)
+        errors = [f"cell {c.index}: {e}" for c in report for e in c.errors]
+        unexecuted = [f"cell {c.index}: {c.source.splitlines()[0] if c.source else ''!r}"
+                      for c in report if c.execution_count is None and c.source.strip()]
+        panels = jlab.widget_cells(page)
+        live = None
+        if panels and not errors:
+            live = _exercise_panel(page, panels[0], artifacts / f"{stem}-panel.png")
+        jlab.scroll_to_end(page)
+        page.screenshot(path=str(artifacts / f"{stem}-end.png"))
+        js_errors = console.since_mark()
+    finally:
+        jlab.close_notebook(page)
+    _timings[stem] = {"open_s": round(opened, 2), "run_all_s": round(run_all, 2),
+                      **(live or {})}
+    (artifacts / "live-timings.json").write_text(json.dumps(_timings, indent=1))
+
+    assert not errors, f"{name}: error outputs after Run All:\n" + "\n".join(errors)
+    assert not unexecuted, f"{name}: cells left unexecuted:\n" + "\n".join(unexecuted)
+    assert not js_errors, f"{name}: JavaScript errors in the page:\n" + "\n".join(js_errors)
+    if live is not None:
+        assert live["fits"], (f"{name}: the panel is {live['panel_px']:.0f} px tall, but only "
+                              f"{live['visible_px']:.0f} px of the notebook are visible at "
+                              "1366x768")
+        assert live["first_change_s"] is not None, f"{name}: Start did not move the figure"
+        assert live["running_before_stop"], (f"{name}: the run was over before Stop was "
+                                             "pressed, so Stop went untested")
+        assert live["stopped"], f"{name}: after Stop the status says {live['status']!r}"
+        assert live["grew_after_stop"] == 0, (f"{name}: the plot grew by "
+                                              f"{live['grew_after_stop']} points after Stop")
+
+
+def _exercise_panel(page, cell: int, screenshot) -> dict:
+    """Start, watch, Stop: the numbers a learner would notice (and the screenshot)."""
+    jlab.scroll_to_cell(page, cell)
+    panel = jlab.Panel(page)
+    panel.wait()
+    panel.scroll_to_top()  # what a learner does: the panel at the top of the screen
+    box, visible = panel.box(), jlab.visible_height(page)
+    before = panel.points()
+    panel.start_sampler()
+    t_click = panel.now_ms()
+    panel.start.click()
+    # the first visible change, then WATCH seconds of updates
+    deadline = time.monotonic() + 20
+    first = None
+    while time.monotonic() < deadline:
+        samples = page.evaluate("() => window.__labkitSamples")
+        first = next((t for t, n in samples if t >= t_click and n != before), None)
+        if first is not None:
+            break
+        page.wait_for_timeout(50)
+    if first is not None:
+        page.wait_for_timeout(int(WATCH * 1000))
+    running = "running" in panel.status()
+    panel.stop.click()
+    page.wait_for_function("(sel) => { const b = [...document.querySelectorAll(sel + ' button')]"
+                           ".find(b => b.textContent.includes('Start')); return b && !b.disabled; }",
+                           arg=jlab.Panel.SELECTOR, timeout=15_000)
+    samples = panel.stop_sampler()
+    page.wait_for_timeout(700)  # one last redraw comes after Stop; nothing after that
+    settled = panel.points()
+    page.wait_for_timeout(700)
+    grew = panel.points() - settled
+    status = panel.status()
+    plot = panel.plot_box()
+    page.screenshot(path=str(screenshot))
+
+    changes = [t for (t, n), (_, prev) in zip(samples[1:], samples) if n != prev and t >= t_click]
+    while_running = [t for t in changes if first is not None and t <= first + WATCH * 1000]
+    span = (while_running[-1] - while_running[0]) / 1000 if len(while_running) > 1 else 0.0
+    return {"panel_px": box["height"], "visible_px": visible,
+            "plot_width_px": plot["width"], "panel_width_px": box["width"],
+            "fits": box["height"] <= visible,
+            "first_change_s": None if first is None else round((first - t_click) / 1000, 3),
+            "redraws_per_s": round((len(while_running) - 1) / span, 2) if span else 0.0,
+            "running_before_stop": running,
+            "stopped": "stopped at" in status, "grew_after_stop": grew, "status": status}
