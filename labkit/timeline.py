@@ -7,7 +7,11 @@ A Timeline is two tables and a little metadata:
 - ``events``: the Kubernetes-style events table (time, object, type, reason, message), e.g.
   ``SuccessfulRescale  New size: 4; reason: cpu resource utilization (percentage of request)
   above target``;
-- ``meta``: what was run (backend, variant, profile, min/max replicas, SLO, seed, ...).
+- ``meta``: what was run (backend, variant, profile, min/max replicas, SLO, seed, ...);
+- ``rollout``: the samples recorded while the variant rolled out, before the run's t = 0
+  (negative times, same columns as ``samples``). Events of the rollout (a ScaledObject's
+  creation, KEDA's first scale to zero, an HPA's first failed metric read) stay in ``events``
+  with their negative times, so nothing the controllers did at creation is lost.
 
 Times are seconds since the start of the run. Latencies are milliseconds.
 """
@@ -48,6 +52,19 @@ _INT_COLUMNS = ("users", "errors", "spec_replicas", "ready_replicas", "pending_p
                 "desired_replicas")
 
 
+def _samples_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Sample rows -> a DataFrame with every column of :data:`SAMPLE_COLUMNS`, typed."""
+    s = pd.DataFrame(list(rows), columns=list(SAMPLE_COLUMNS))
+    for col in _INT_COLUMNS:
+        s[col] = pd.to_numeric(s[col], errors="coerce").fillna(0).astype("int64")
+    for col in ("time", "rps", "latency_p50", "latency_p95", "latency_p99",
+                "metric_value", "metric_target", "queue_length", "oldest_job_age"):
+        s[col] = pd.to_numeric(s[col], errors="coerce").astype("float64")
+    s["panic_mode"] = s["panic_mode"].astype(object).fillna(False).astype(bool)
+    s["metric_name"] = s["metric_name"].astype(object).fillna("").astype(str)
+    return s
+
+
 @dataclass
 class Timeline:
     """Samples, events and metadata of one run (see the module docstring)."""
@@ -55,23 +72,17 @@ class Timeline:
     samples: pd.DataFrame
     events: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    rollout: pd.DataFrame = field(default_factory=lambda: _samples_frame(()))
 
     @classmethod
     def from_records(cls, samples: Iterable[Mapping[str, Any]],
                      events: Iterable[Mapping[str, Any]] = (),
-                     meta: Mapping[str, Any] | None = None) -> "Timeline":
+                     meta: Mapping[str, Any] | None = None,
+                     rollout: Iterable[Mapping[str, Any]] = ()) -> "Timeline":
         """Build a Timeline from row dicts; missing columns are filled with NA."""
-        s = pd.DataFrame(list(samples), columns=list(SAMPLE_COLUMNS))
-        for col in _INT_COLUMNS:
-            s[col] = pd.to_numeric(s[col], errors="coerce").fillna(0).astype("int64")
-        for col in ("time", "rps", "latency_p50", "latency_p95", "latency_p99",
-                    "metric_value", "metric_target", "queue_length", "oldest_job_age"):
-            s[col] = pd.to_numeric(s[col], errors="coerce").astype("float64")
-        s["panic_mode"] = s["panic_mode"].astype(object).fillna(False).astype(bool)
-        s["metric_name"] = s["metric_name"].astype(object).fillna("").astype(str)
         e = pd.DataFrame(list(events), columns=list(EVENT_COLUMNS))
         e["time"] = pd.to_numeric(e["time"], errors="coerce").astype("float64")
-        return cls(s, e, dict(meta or {}))
+        return cls(_samples_frame(samples), e, dict(meta or {}), _samples_frame(rollout))
 
     # -- convenient views -------------------------------------------------------------
     def __len__(self) -> int:
@@ -118,6 +129,7 @@ class TimelineRecorder:
         self._lock = threading.Lock()
         self._samples: list[dict[str, Any]] = []
         self._events: list[dict[str, Any]] = []
+        self._rollout: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = dict(meta or {})
 
     def add_sample(self, row: Mapping[str, Any]) -> None:
@@ -134,10 +146,20 @@ class TimelineRecorder:
                                  "reason": reason, "message": message})
 
     def restart(self, origin: float) -> None:
-        """Forget what was recorded and count time from ``origin`` (backend time)."""
+        """Count time from ``origin`` (backend time): the run starts there.
+
+        What was recorded before it is the rollout: its samples move to ``rollout`` and its
+        events stay, both with negative times (samples at or after ``origin`` are dropped: the
+        run records its own row at t = 0).
+        """
         with self._lock:
+            shift = self.origin - origin
+            for row in self._samples:
+                row["time"] += shift
+            self._rollout.extend(r for r in self._samples if r["time"] < 0)
             self._samples.clear()
-            self._events.clear()
+            for ev in self._events:
+                ev["time"] += shift
             self.origin = origin
 
     def __len__(self) -> int:
@@ -151,9 +173,11 @@ class TimelineRecorder:
     def snapshot(self) -> Timeline:
         with self._lock:
             samples, events = list(self._samples), list(self._events)
-        return Timeline.from_records(samples, events, self.meta)
+            rollout = list(self._rollout)
+        return Timeline.from_records(samples, events, self.meta, rollout)
 
     def clear(self) -> None:
         with self._lock:
             self._samples.clear()
             self._events.clear()
+            self._rollout.clear()

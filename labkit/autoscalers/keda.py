@@ -149,13 +149,19 @@ def poll(so: ScaledObjectSpec, state: KEDAState, *, results: Sequence[TriggerRes
          current_replicas: int, now: float, ready_pods: int | None = None) -> PollResult:
     """One operator poll (§4.4) [KD-EX ``RequestScale``, KD-SH ``checkScalers``].
 
+    Event words from kedacore/keda v2.20.2 ``pkg/scaling/executor/scale_scaledobjects.go``
+    (``scaleFromZeroOrIdle``, ``scaleToZeroOrIdle``) and ``pkg/common/message/message.go``
+    (fallback; both fallback events are Normal, ``scale_handler.go`` ``checkScalers``).
+
     ``results``: the raw scaler reads of the non-cpu/memory triggers (see ``trigger_result``);
     fallback (§4.5) is applied here. ``current_replicas``: the target's spec replicas.
     The first matching row of the §4.4 table decides; both cooldown comparisons are strict.
     """
     conds = dict(state.conditions)
     events: list[Event] = []
-    target = f"{so.scale_target_ref.kind} {so.namespace}/{so.scale_target_ref.name}"
+    # status.scaleTargetKind is the GVK string, e.g. apps/v1.Deployment (gvkr_types.go GVKString)
+    ref = so.scale_target_ref
+    target = f"{ref.api_version}.{ref.kind} {so.namespace}/{ref.name}"
     if so.paused:
         # Paused: the loop stops; replicas and the Active condition are left alone.
         _cond(conds, "Paused", "True", "ScaledObjectPaused", "ScaledObject is paused", now)
@@ -172,10 +178,10 @@ def poll(so: ScaledObjectSpec, state: KEDAState, *, results: Sequence[TriggerRes
         fc = fallback_condition(so, health)
         _cond(conds, "Fallback", fc.status, fc.reason, fc.message, now)
         if in_fallback and not was_true:
-            events.append(Event("ScaledObjectFallbackActivated",
-                                "Fallback activated: metrics source failed", "Warning"))
+            events.append(Event("ScaledObjectFallbackActivated", "ScaledObject fallback is active"))
         elif not in_fallback and was_true:
-            events.append(Event("ScaledObjectFallbackDeactivated", "Fallback deactivated"))
+            events.append(Event("ScaledObjectFallbackDeactivated",
+                                "ScaledObject fallback is no longer active"))
 
     _cond(conds, "Ready", "True", "ScaledObjectReady",
           "ScaledObject is defined correctly and is ready for scaling", now)
@@ -194,8 +200,10 @@ def poll(so: ScaledObjectSpec, state: KEDAState, *, results: Sequence[TriggerRes
         if not so.paused_scale_out:
             scale_to = lo if lo > 0 else 1
             last_active = now
+            why = ("caused by forced activation annotation" if so.force_activation else
+                   "triggered by " + ";".join(r.metric_name for r in evaluated if r.active))
             events.append(Event("KEDAScaleTargetActivated",
-                                f"Scaled {target} from {c} to {scale_to}"))
+                                f"Scaled {target} from {c} to {scale_to}, {why}"))
     elif active and error:
         set_active("True", "ScalerActive")
         _cond(conds, "Ready", "Unknown", "PartialTriggerError",

@@ -19,8 +19,11 @@ Source: kedacore/keda v2.20.2 (the pinned version, ``labkit/backends/kind/versio
   ``originalReplicaCount``; Warning ``ScaledObjectDeleted`` "ScaledObject was deleted"); the
   HPA goes with the ScaledObject (it is owned by it);
 - ``pkg/scaling/scale_handler.go``: ``HandleScalableObject`` (``KEDAScalersStarted`` "Started
-  scalers watch" only when no loop ran for this object; a restarted loop polls at once),
-  ``DeleteScalableObject`` (``KEDAScalersStopped`` "Stopped scalers watch");
+  scalers watch" only when no loop ran for this object; a restarted loop polls at once, with
+  its scalers cache cleared), ``DeleteScalableObject`` (``KEDAScalersStopped`` "Stopped
+  scalers watch"); ``pkg/scaling/scalers_builder.go`` ``buildScalers`` (one
+  ``KEDAScalersStarted`` "Scaler <type> is built" per trigger when the cache is rebuilt, at
+  the new loop's first poll);
 - ``pkg/common/message/message.go``, ``pkg/eventreason/eventreason.go``,
   ``apis/keda/v1alpha1/condition_types.go`` for the words.
 
@@ -42,6 +45,7 @@ PAUSED_MESSAGE = "ScaledObject is paused"
 UNPAUSED_MESSAGE = "pause annotation removed for ScaledObject"
 STARTED_MESSAGE = "Started scalers watch"
 STOPPED_MESSAGE = "Stopped scalers watch"
+BUILT_MESSAGE = "Scaler {} is built"
 DELETED_MESSAGE = "ScaledObject was deleted"
 
 
@@ -103,6 +107,9 @@ def reconcile_scaled_object(so: ScaledObjectSpec, state: KEDAState, *, loop_runn
     if restart and not loop_running:
         events.append(Event("KEDAScalersStarted", STARTED_MESSAGE))
     ready = _ready(conds, events, READY_CONDITION_MESSAGE, now)
+    if restart:
+        events.extend(Event("KEDAScalersStarted", BUILT_MESSAGE.format(t.type))
+                      for t in so.triggers)
     return ReconcileOutcome(replace(state, conditions=ready), tuple(events), loop=True,
                             restart_loop=restart, hpa=True)
 

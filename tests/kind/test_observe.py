@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -108,6 +108,14 @@ def test_events_become_rows_relative_to_the_start_once_each(fixture):
     items[1]["count"] = 2
     items[1]["lastTimestamp"] = "2026-11-28T10:02:00Z"
     assert [r["time"] for r in observe.event_rows(items, START, seen)] == [120.0]
+
+
+def test_the_rollouts_events_are_kept_with_negative_times(fixture):
+    """Events since the deploy began (10 s before the run's start) keep their place, before 0."""
+    rows = observe.event_rows(fixture("events.json")["items"], START, set(),
+                              since=START - timedelta(seconds=30))
+    assert [(r["time"], r["reason"]) for r in rows][:2] == [
+        (-10.0, "ScalingReplicaSet"), (45.0, "SuccessfulRescale")]
 
 
 def test_events_can_be_limited_to_the_labs_objects(fixture):

@@ -42,4 +42,26 @@ def test_deploy_waits_for_the_rollout_like_kubectl_rollout_status(variant, ready
     first = tl.samples.iloc[0]
     assert first.time == 0 and first.ready_replicas == ready == first.spec_replicas
     assert tl.meta["rollout_seconds"] > 0
-    assert (tl.events.time >= 0).all()
+    # The rollout is kept, before t = 0: its rows in tl.rollout, its events with negative times.
+    assert len(tl.rollout) and (tl.rollout.time < 0).all()
+    assert tl.rollout.time.min() >= -tl.meta["rollout_seconds"]
+    assert (tl.samples.time >= 0).all()
+
+
+def test_the_rollout_keeps_keda_creation_events_and_its_first_scale_to_zero():
+    """kedacore/keda v2.20.2 ``tests/internals/events/events_test.go`` (``testNormalEvent``):
+    a new ScaledObject records ``KEDAScalersStarted`` ("Started scalers watch", and "Scaler
+    <type> is built" per trigger) and ``ScaledObjectReady`` ("ScaledObject is ready for
+    scaling"); with minReplicaCount 0 and no traffic its first poll scales the target to 0."""
+    b = SimBackend()
+    b.deploy("keda")
+    tl = b.run(1)
+    ev = tl.events[tl.events.object == "ScaledObject/app-fastapi"]
+    early = ev[ev.time < 0]
+    assert list(zip(early.reason, early.message))[:4] == [
+        ("KEDAScalersStarted", "Started scalers watch"),
+        ("ScaledObjectReady", "ScaledObject is ready for scaling"),
+        ("KEDAScalersStarted", "Scaler metrics-api is built"),
+        ("KEDAScaleTargetDeactivated", "Deactivated apps/v1.Deployment default/app-fastapi "
+                                       "from 1 to 0")]
+    assert tl.rollout.spec_replicas.iloc[0] == 1 and tl.samples.spec_replicas.iloc[0] == 0

@@ -71,6 +71,7 @@ class KindBackend:
         self._load_thread: threading.Thread | None = None
         self._t0: float | None = None
         self._start_wall: datetime | None = None
+        self._deployed_wall: datetime | None = None
         self._seen_events: set = set()
         self._conditions: dict = {}
         self._metrics_problem: str | None = None
@@ -90,6 +91,9 @@ class KindBackend:
             up(v.VARIANT_PROFILE.get(var.name, "all"), progress=True, create_cluster=False)
         self._stop_load()
         d.remove_variant(self.api, self.variant, self.namespace, owner=self.owner)
+        # Events from here on are the rollout's: kept in the Timeline with negative times.
+        self._deployed_wall = datetime.now(timezone.utc)
+        self._seen_events = set()
         d.apply_variant(self.api, var, self.namespace, owner=self.owner)
         d.wait_ready(self.api, var, self.namespace)
         self.variant, self.spec = var, d.watch_spec(var, self.namespace)
@@ -202,7 +206,8 @@ class KindBackend:
                                     ev["type"])
         self._conditions = dict(reading.conditions)
         events = api.list("v1", "Event", ns)
-        for ev in observe.event_rows(events, self._start_wall, self._seen_events):
+        for ev in observe.event_rows(events, self._start_wall, self._seen_events,
+                                     since=self._deployed_wall):
             self.recorder.add_event(ev["time"], ev["object"], ev["reason"], ev["message"],
                                     ev["type"])
         return row

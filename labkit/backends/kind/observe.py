@@ -285,13 +285,17 @@ def event_time(ev: Mapping[str, Any]) -> datetime | None:
 
 def event_rows(events: Iterable[Mapping[str, Any]], start: datetime,
                seen: set[tuple[str, Any]], *,
-               objects: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """New Events (not in ``seen``, at or after ``start``) as Timeline event rows, oldest first.
+               objects: Sequence[str] | None = None,
+               since: datetime | None = None) -> list[dict[str, Any]]:
+    """New Events (not in ``seen``, at or after ``since``, default ``start``) as Timeline event
+    rows with times relative to ``start``, oldest first.
 
-    ``seen`` holds (uid, count) pairs and is updated, so a repeated event (count 2, 3...)
-    appears again, as ``kubectl get events -w`` shows it. ``objects`` (``Kind/name`` or
-    ``Kind/`` prefixes) limits rows to the lab's objects.
+    ``since`` before ``start`` keeps the rollout's events (the deploy began at ``since``) with
+    negative times. ``seen`` holds (uid, count) pairs and is updated, so a repeated event
+    (count 2, 3...) appears again, as ``kubectl get events -w`` shows it. ``objects``
+    (``Kind/name`` or ``Kind/`` prefixes) limits rows to the lab's objects.
     """
+    first = since if since is not None and since < start else start
     rows = []
     for ev in events:
         inv = ev.get("involvedObject") or ev.get("regarding") or {}
@@ -300,7 +304,7 @@ def event_rows(events: Iterable[Mapping[str, Any]], start: datetime,
                                            for o in objects):
             continue
         when = event_time(ev)
-        if when is None or when < start:
+        if when is None or when < first:
             continue
         key = ((ev.get("metadata") or {}).get("uid") or obj + str(ev.get("reason")),
                ev.get("count") or (ev.get("series") or {}).get("count") or 1)
