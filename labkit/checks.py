@@ -327,6 +327,33 @@ def at_most_pod_seconds(tl: Timeline, budget: float, *,
                  _hints(hint))
 
 
+# -- the queue (asynchronous variants) ---------------------------------------------------
+def drain_time(tl: Timeline, *, after: float = 0.0) -> float | None:
+    """The time (Timeline seconds) from which no job waits in the queue any more, looking at
+    the run from ``after`` on; None if jobs still wait at the end (or the run has no queue)."""
+    s = _series(tl, "queue_length", after=after)
+    if s.empty or s.queue_length.isna().all():
+        return None
+    waiting = s[s.queue_length > 0]
+    if waiting.empty:
+        return float(s.time.iloc[0])
+    later = s[s.time > waiting.time.iloc[-1]]
+    return float(later.time.iloc[0]) if len(later) else None
+
+
+def drained(tl: Timeline, *, within: float, after: float,
+            hint: str | Sequence[str] | None = None) -> Check:
+    """The queue is empty (and stays so) no later than ``within`` seconds after ``after``."""
+    claim = f"queue drained within {_fmt(within)} of t={_fmt(after)}"
+    t = drain_time(tl, after=after)
+    if t is None:
+        s = tl.samples
+        left = s.queue_length.iloc[-1] if len(s) else math.nan
+        return Check(claim, False, f"{left:.0f} job(s) still waiting at the end", _hints(hint))
+    return Check(claim, t - after <= within, f"empty from t={_fmt(t)} ({_fmt(t - after)} after)",
+                 _hints(hint))
+
+
 # -- the verification cell ---------------------------------------------------------------
 def report(checks: Iterable[Check]) -> str:
     """One line per check (with hints under the failing ones)."""

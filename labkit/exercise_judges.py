@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from . import checks as c
-from .load import Spike, Step
+from .load import Burst, Spike, Step
 from .timeline import Timeline
 
 Check = c.Check
@@ -347,3 +347,51 @@ def judge_keda_cooldown(tl: Timeline, doc: dict,
             f"KEDA goes to zero spec.cooldownPeriod seconds after the last active poll (yours "
             f"is {cooldown} s; the default is 300).",))
     return [woke, grew, warm_claim, zero]
+
+
+# -- 07 · queue-drain -----------------------------------------------------------------------
+#: 3000 jobs posted at 100 a second from t = 10 s, then nothing (an open loop: the producers
+#: never wait for the workers).
+QUEUE_BURST = Burst(jobs=3000, start=10, length=30, duration=300)
+QUEUE_END = QUEUE_BURST.start + QUEUE_BURST.length
+QUEUE_DRAIN_S, QUEUE_BUDGET, QUEUE_ZERO_S = 30, 900, 120
+
+
+def judge_queue_drain(tl: Timeline, doc: dict,
+                      course: dict | None = None) -> list[Check]:
+    spec = doc.get("spec") or {}
+    poll = spec.get("pollingInterval", 30)
+    cooldown = spec.get("cooldownPeriod", 300)
+    top = spec.get("maxReplicaCount", 100)
+    per_worker = (field_at(doc, "spec.triggers[0].metadata") or {}).get("listLength", "5")
+    peak = _peak(tl)
+    backlog = int(tl.samples.queue_length.max()) if len(tl) else 0
+    drained = c.drained(tl, within=QUEUE_DRAIN_S, after=QUEUE_END)
+    if not drained.passed:
+        if peak >= top:
+            why = (f"The workers stopped at spec.maxReplicaCount ({top}) while {backlog} jobs "
+                   "waited: one worker drains about 22 jobs a second, so the cap sets the "
+                   "drain time.")
+        else:
+            why = (f"The backlog peaked at {backlog} jobs but KEDA's HPA asked for only {peak} "
+                   f"worker(s): it wants ceil(LLEN / listLength) and your listLength is "
+                   f"{per_worker} jobs per worker (spec.triggers[0].metadata.listLength).")
+        if poll > 10:
+            why += (f" And the first worker waited for a poll: spec.pollingInterval is "
+                    f"{poll} s.")
+        drained = Check(drained.claim, False, drained.observed, (why,))
+    used = c.at_most_pod_seconds(tl, QUEUE_BUDGET)
+    if not used.passed:
+        zero_at = tl.samples[(tl.samples.time > QUEUE_END) & (tl.samples.spec_replicas == 0)]
+        idle = (f"the workers sat idle until t={float(zero_at.time.iloc[0]):.0f} s"
+                if len(zero_at) else "the workers were still there at the end")
+        used = Check(used.claim, False, used.observed, (
+            f"Too expensive: {idle}. After the last job KEDA waits spec.cooldownPeriod "
+            f"({cooldown} s here) before scaling to zero, and {peak} workers (from "
+            f"spec.triggers[0].metadata.listLength {per_worker}) cost while they wait.",))
+    zero = c.back_to(tl, 0, within=QUEUE_ZERO_S, after=QUEUE_END, column="spec_replicas")
+    if not zero.passed:
+        zero = Check(zero.claim, False, zero.observed, (
+            f"KEDA scales to zero spec.cooldownPeriod seconds after the last poll that saw a "
+            f"waiting job (yours is {cooldown} s; the default is 300).",))
+    return [drained, used, zero]

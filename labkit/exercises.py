@@ -195,6 +195,11 @@ EXERCISES: dict[str, Exercise] = {e.name: e for e in (
              "through the 75 s pause between two bursts, and be back at zero within 120 s of "
              "the last request", "keda", "ScaledObject", KEDA_BURSTS, KEDA_BURSTS.duration,
              j.judge_keda_cooldown),
+    Exercise("queue-drain", f"drain a burst of {j.QUEUE_BURST.jobs:.0f} jobs (100 a second for "
+             f"30 s) within {j.QUEUE_DRAIN_S} s of the last one, for at most "
+             f"{j.QUEUE_BUDGET} pod-seconds of workers, and be back at zero workers within "
+             f"{j.QUEUE_ZERO_S} s", "queue", "ScaledObject", j.QUEUE_BURST,
+             j.QUEUE_BURST.duration, j.judge_queue_drain),
 )}
 
 

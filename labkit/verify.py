@@ -30,7 +30,7 @@ from .errors import LabkitError
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-#: The course notebooks are numbered: 00-setup.ipynb ... 06-troubleshooting.ipynb.
+#: The course notebooks are numbered: 00-setup.ipynb ... 07-async-inference.ipynb.
 COURSE_GLOB = "[0-9][0-9]-*.ipynb"
 
 

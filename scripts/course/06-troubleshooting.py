@@ -304,8 +304,10 @@ result
 #
 # ## What's next
 #
-# Back to [05 · Compare](05-compare.ipynb) with your own load trace, or run the course on a
-# real cluster: `labkit up`, then `labkit verify --backend kind`.
+# [07 · Asynchronous inference](07-async-inference.ipynb): a queue between clients and the
+# model, and KEDA scaling workers on the backlog. Or back to [05 · Compare](05-compare.ipynb)
+# with your own load trace, or the course on a real cluster: `labkit up`, then
+# `labkit verify --backend kind`.
 
 # %% [markdown]
 # ## Verification

@@ -180,3 +180,13 @@ def test_the_kserve_host_is_the_url_kserve_reports(fixture):
     isvc = fixture("inferenceservice.json")
     assert load_url("kserve")[1]["Host"] == urlparse(isvc["status"]["url"]).hostname
     assert d.object_ready(isvc) == (True, "Ready=True")
+
+
+def test_kubectl_equivalents_for_the_queue_variants_watch_the_list_and_the_keda_objects():
+    k = "kubectl --context kind-labkit -n default"
+    queue = kubectl_equivalents("queue")
+    assert f"{k} get scaledobject app-worker -w" in queue
+    assert f"{k} exec deploy/app-redis -- redis-cli LLEN inference-jobs" in queue
+    jobs = kubectl_equivalents("queue-jobs")
+    assert f"{k} get jobs -l scaledjob.keda.sh/name=app-batch -w" in jobs
+    assert jobs[-1].startswith(f"{k} delete scaledjobs,jobs,deployments,services -l ")

@@ -36,6 +36,8 @@ CASES = [
                  id="05-right-size"),
     pytest.param("06-troubleshooting.ipynb", "fix-cpu-request", "my_deployment",
                  "resources.requests.cpu", id="06-fix-request"),
+    pytest.param("07-async-inference.ipynb", "queue-drain", "my_scaledobject",
+                 "spec.cooldownPeriod", id="07-queue-drain"),
 ]
 
 

@@ -23,6 +23,7 @@ WHERE = {
     "keda-cooldown": ("04-keda.ipynb", "my_scaledobject"),
     "right-size-target": ("05-compare.ipynb", "my_hpa"),
     "fix-cpu-request": ("06-troubleshooting.ipynb", "my_deployment"),
+    "queue-drain": ("07-async-inference.ipynb", "my_scaledobject"),
 }
 
 
@@ -106,6 +107,18 @@ WRONG = [
     # no CPU at all: the validator's lint already names it, before any run
     ("fix-cpu-request", "no-cpu-at-all", ("cpu: 200m, ", "", "cpu: 500m, ", ""),
      ["sets none", "requests.cpu"]),
+    # 07: jobs per worker, the worker cap, the cooldown (cost, then zero), a slow poll
+    ("queue-drain", "big-list-length", ('listLength: "100"', 'listLength: "1000"'),
+     ["asked for only", "listLength is 1000"]),
+    ("queue-drain", "worker-cap", ("maxReplicaCount: 20", "maxReplicaCount: 2"),
+     ["spec.maxReplicaCount (2)"]),
+    ("queue-drain", "default-cooldown", ("cooldownPeriod: 60", "cooldownPeriod: 300"),
+     ["Too expensive", "cooldownPeriod (300 s here)", "yours is 300 s"]),
+    ("queue-drain", "cooldown-too-long", ("cooldownPeriod: 60", "cooldownPeriod: 180"),
+     ["yours is 180 s"]),
+    ("queue-drain", "slow-poll-big-list",
+     ("pollingInterval: 5", "pollingInterval: 30", 'listLength: "100"', 'listLength: "1000"'),
+     ["pollingInterval is 30 s"]),
 ]
 
 

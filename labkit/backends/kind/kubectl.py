@@ -51,6 +51,7 @@ def kubectl_equivalents(variant: str, *, context: str = v.CONTEXT, namespace: st
     hdr = "".join(f" -H 'Host: {h}'" for h in headers.values())
     common_tail = [f"{k} get pods -l {OWNER_LABEL}={owner} -w",
                    f"{k} get events --sort-by=.lastTimestamp -w"]
+    queue_base = "deployment/app-fastapi deployment/app-redis"   # manifests/queue-base
     if variant in ("hpa-v1", "hpa-v2"):
         body = [apply, label, f"{k} rollout status deployment/app-fastapi",
                 f"{k} get hpa -w", f"{k} describe hpa app-fastapi",
@@ -69,12 +70,26 @@ def kubectl_equivalents(variant: str, *, context: str = v.CONTEXT, namespace: st
         body = [apply, label, f"{k} wait --for=condition=Ready inferenceservice/custom-model",
                 f"{k} get inferenceservice custom-model",
                 f"{k} get podautoscalers.autoscaling.internal.knative.dev -w"]
+    elif variant == "queue":
+        body = [apply, label, f"{k} wait --for=condition=Available {queue_base}",
+                f"{k} get scaledobject app-worker -w",
+                f"{k} get hpa keda-hpa-app-worker -w",
+                f"{k} exec deploy/app-redis -- redis-cli LLEN inference-jobs",
+                f"{k} get deployment app-worker -w"]
+    elif variant == "queue-jobs":
+        body = [apply, label, f"{k} wait --for=condition=Available {queue_base}",
+                f"{k} get scaledjob app-batch",
+                f"{k} exec deploy/app-redis -- redis-cli LLEN inference-jobs",
+                f"{k} get jobs -l scaledjob.keda.sh/name=app-batch -w"]
     else:
         body = [apply, label]
     probe = f"curl -s{hdr} {url}/healthz" if variant != "kserve" else \
         f"curl -s{hdr} {url}/v1/models/custom-model"
     kinds = {"keda": "scaledobjects,hpa,deployments,services", "knative": "ksvc",
-             "kserve": "inferenceservices"}.get(variant, "hpa,deployments,services")
+             "kserve": "inferenceservices",
+             "queue": "scaledobjects,hpa,deployments,services",
+             "queue-jobs": "scaledjobs,jobs,deployments,services"}.get(variant,
+                                                                    "hpa,deployments,services")
     remove = f"{k} delete {kinds} -l {OWNER_LABEL}={owner} --wait"
     return body + common_tail + [probe, remove]
 
