@@ -86,7 +86,9 @@ class ReconcileResult:
 
     ``conditions`` is the HPA's whole condition list after this reconcile (the ``conditions``
     argument updated in place by type, as ``setCondition`` does). ``metric_desired_replicas`` is
-    the combined proposal before normalization (None when metrics were not evaluated).
+    the combined proposal before normalization (None when metrics were not evaluated), and
+    ``metric_proposals`` each metric's own proposal in ``spec.metrics`` order (None for a metric
+    that failed; empty when metrics were not evaluated): what a decision trace shows.
     """
 
     current_replicas: int
@@ -99,6 +101,7 @@ class ReconcileResult:
     state: HPAState
     rescale_reason: str = ""
     normalized: Normalized | None = None
+    metric_proposals: tuple[int | None, ...] = ()
 
 
 def set_condition(conditions: tuple[Condition, ...], type: str, status: str, reason: str,
@@ -189,6 +192,7 @@ def reconcile(spec: HPASpec, *, spec_replicas: int, status_replicas: int,
 
     metric_desired: int | None = None
     statuses: tuple[MetricStatus, ...] = ()
+    proposals: tuple[int | None, ...] = ()
     normalized: Normalized | None = None
     if disabled:
         conds = set_condition(conds, "ScalingActive", "False", "ScalingDisabled",
@@ -199,7 +203,7 @@ def reconcile(spec: HPASpec, *, spec_replicas: int, status_replicas: int,
         outcome = _compute_metrics(spec, current, status_replicas, pods, selector, metrics, now,
                                    config)
         events.extend(outcome.events)
-        statuses = outcome.statuses
+        statuses, proposals = outcome.statuses, outcome.proposals
         if outcome.replicas is None:
             # every metric failed, or one failed and the rest want fewer pods: do nothing
             assert outcome.failure is not None
@@ -209,7 +213,8 @@ def reconcile(spec: HPASpec, *, spec_replicas: int, status_replicas: int,
             events.append(HPAEvent("Warning", "FailedComputeMetricsReplicas",
                                    outcome.error or ""))
             return ReconcileResult(current, current, False, None, statuses, conds,
-                                   tuple(events), _sync_flag(state, conds, gate), "", None)
+                                   tuple(events), _sync_flag(state, conds, gate), "", None,
+                                   proposals)
         conds = set_condition(conds, "ScalingActive", "True", "ValidMetricFound",
                               f"the HPA was able to successfully calculate a replica count "
                               f"from {outcome.metric_name}", now)
@@ -262,7 +267,8 @@ def reconcile(spec: HPASpec, *, spec_replicas: int, status_replicas: int,
     else:
         desired = current
     return ReconcileResult(current, desired, rescale, metric_desired, statuses, conds,
-                           tuple(events), _sync_flag(state, conds, gate), reason, normalized)
+                           tuple(events), _sync_flag(state, conds, gate), reason, normalized,
+                           proposals)
 
 
 def _sync_flag(state: HPAState, conds: tuple[Condition, ...], gate: bool) -> HPAState:
@@ -280,6 +286,7 @@ class _Outcome:
     events: tuple[HPAEvent, ...]
     failure: MetricError | None
     error: str | None
+    proposals: tuple[int | None, ...] = ()
 
 
 def _compute_metrics(spec: HPASpec, current: int, status_replicas: int,
@@ -293,6 +300,7 @@ def _compute_metrics(spec: HPASpec, current: int, status_replicas: int,
     down, up = tolerances_for(spec, config)
     replicas, name = 0, ""
     statuses: list[MetricStatus] = []
+    proposals: list[int | None] = []
     events: list[HPAEvent] = []
     first: MetricError | None = None
     invalid = 0
@@ -308,11 +316,13 @@ def _compute_metrics(spec: HPASpec, current: int, status_replicas: int,
         except MetricError as e:
             events.append(HPAEvent("Warning", e.reason, e.message))
             statuses.append(_metric_status(metric, None))
+            proposals.append(None)
             if first is None:
                 first = e
             invalid += 1
             continue
         statuses.append(_metric_status(metric, calc))
+        proposals.append(calc.replicas)
         if replicas == 0 or calc.replicas > replicas:
             replicas, name = calc.replicas, metric.display()
     if not spec.metrics:
@@ -322,5 +332,7 @@ def _compute_metrics(spec: HPASpec, current: int, status_replicas: int,
         error = (f"invalid metrics ({invalid} invalid out of {len(spec.metrics)}), first error "
                  f"is: {first.error}")
     if invalid >= len(spec.metrics) or (invalid > 0 and replicas < current):
-        return _Outcome(None, "", tuple(statuses), tuple(events), first, error)
-    return _Outcome(replicas, name, tuple(statuses), tuple(events), None, error)
+        return _Outcome(None, "", tuple(statuses), tuple(events), first, error,
+                        tuple(proposals))
+    return _Outcome(replicas, name, tuple(statuses), tuple(events), None, error,
+                    tuple(proposals))

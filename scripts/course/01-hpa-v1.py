@@ -26,8 +26,11 @@
 # %%
 import math
 
-from labkit import checks, exercises, lab, live
+import yaml
+
+from labkit import checks, exercises, kubectl_hpa, lab, live, whatif
 from labkit.backends.kind.kubectl import kubectl_equivalents
+from labkit.backends.sim import SimBackend
 from labkit.load import Spike
 from labkit.manifests import load_variant
 
@@ -56,14 +59,39 @@ v.get("Deployment").doc["spec"]["template"]["spec"]["containers"][0]["resources"
 # %% [markdown]
 # ## Two ways to create the HPA
 #
-# The quick way, in a terminal:
+# The quick way, in a terminal, with the kubectl the kit pins (1.36):
 #
 # ```bash
-# kubectl autoscale deployment app-fastapi --cpu-percent=50 --min=1 --max=10
+# kubectl autoscale deployment app-fastapi --cpu=50% --min=1 --max=10
 # ```
 #
-# The declarative way is a manifest you keep in git. Both produce exactly this object
-# (`kubectl autoscale ... --dry-run=client -o yaml` prints it):
+# Older tutorials (and the seed chapter) write `--cpu-percent=50`. kubectl 1.36 still
+# accepts it but prints `Flag --cpu-percent has been deprecated, Use --cpu with percentage
+# or resource quantity format (e.g., '70%' for utilization or '500m' for milliCPU).` And
+# it no longer makes a v1 object: "The command will attempt to use the autoscaling/v2 API
+# first", falling back to autoscaling/v1 only if the API server refuses (kubernetes/kubectl
+# `pkg/cmd/autoscale/autoscale.go` at v0.36.3, the staging copy of kubectl 1.36). What it
+# creates is this v2 object:
+
+# %%
+AUTOSCALED = """
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: app-fastapi}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-fastapi}
+  minReplicas: 1
+  maxReplicas: 10
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+"""
+
+# %% [markdown]
+# The declarative way is a manifest you keep in git. The course writes it as autoscaling/v1
+# because v1 has exactly the three numbers of this lesson; the API server stores v1 and v2
+# as one object (`targetCPUUtilizationPercentage: 50` *is* a cpu Utilization 50 metric), so
+# both behave the same. We check that claim on the twin below.
 
 # %%
 print(exercises.manifest_of("hpa-v1", "HorizontalPodAutoscaler"))
@@ -93,6 +121,19 @@ tl = lab.run("hpa-v1", spike, duration, backend=backend, speed=speed, seed=seed)
 live.show(tl)
 
 # %% [markdown]
+# The same spike on the twin with the v2 object `kubectl autoscale` would have created
+# instead of our v1 manifest: the replica counts match second for second.
+
+# %%
+as_v2 = whatif.run(load_variant("hpa-v1", overrides=[yaml.safe_load(AUTOSCALED)]), spike,
+                   duration, seed=seed)
+same_object = whatif.run(load_variant("hpa-v1"), spike, duration, seed=seed)
+v1_is_v2 = as_v2.samples.spec_replicas.equals(same_object.samples.spec_replicas)
+claims = [checks.Check("the v1 manifest and kubectl autoscale's v2 object scale the same",
+                       v1_is_v2, f"identical spec replicas: {v1_is_v2}")]
+v1_is_v2
+
+# %% [markdown]
 # ## Watch replicas against the target
 #
 # In the figure, the CPU utilization jumps above the 50 % target when the users arrive; the
@@ -100,11 +141,27 @@ live.show(tl)
 # Ready. When the users leave, nothing happens for five minutes: the HPA only scales *down*
 # to the highest recommendation it made in the last 300 s (the downscale stabilization
 # window). In a terminal, `kubectl get hpa -w` shows the same story, one line per change,
-# and `kubectl describe hpa app-fastapi` lists the events:
+# and `kubectl describe hpa app-fastapi` lists the events. Here they are in full:
 
 # %%
-tl.events_with("SuccessfulRescale")
+for e in tl.events_with("SuccessfulRescale").itertuples():
+    print(f"t={e.time:4.0f} s  {e.message}")
+down = tl.events_with("SuccessfulRescale")
+first_down = float(down[down.message.str.startswith("New size: 1;")].time.min())
+claims.append(checks.Check("nothing happens for five minutes after the users leave",
+                           285 <= first_down - spike_end <= 360,
+                           f"first scale-down {first_down - spike_end:.0f} s after"))
 
+# %% [markdown]
+# Read the `reason` with care: it is **not** the reason for the new size. The controller
+# writes it from the *raw* proposal of the metrics compared with the current count, before
+# the stabilization window and the rate limit change that proposal (`rescaleReason` is set
+# just before `normalizeDesiredReplicas` in kubernetes/kubernetes
+# `pkg/controller/podautoscaler/horizontal.go`). So the second event above says
+# `reason: ` with nothing after it: at that sync the metric proposed exactly the current
+# count, yet the HPA still grew, because the window remembered a higher proposal from the
+# sync before. On a later scale-*up* you can even meet `reason: All metrics below target`
+# (notebook 04 shows one).
 # %% [markdown]
 # ## Reproduce the decision
 #
@@ -125,8 +182,53 @@ seen.metric_value, seen.metric_target, current
 # %%
 raw = math.ceil(current * seen.metric_value / seen.metric_target)
 limited = min(raw, max(2 * current, 4), int(tl.meta.get("max_replicas", 10)))
+second = tl.events_with("SuccessfulRescale").iloc[1]
 print(f"ceil({current} x {seen.metric_value:.0f} / {seen.metric_target:.0f}) = {raw}; "
       f"after the limits: {limited}; the HPA wrote: {first.message}")
+print(f"next sync: {second.message!r}: the window kept the raw {raw}")
+on_twin = tl.meta.get("backend") == "sim"    # a cluster's syncs may fall differently
+claims += [checks.Check("first scale-out: the raw proposal cut to max(2 x current, 4)",
+                        f"New size: {limited};" in first.message and raw > limited,
+                        f"raw {raw}, limited {limited}"),
+           checks.Check("the next rescale: an empty reason, the window's earlier proposal",
+                        not on_twin or second.message == f"New size: {raw}; reason: ",
+                        repr(second.message))]
+
+# %% [markdown]
+# ## One decision, step by step, as kubectl shows it
+#
+# The twin keeps the controller's last reconcile, so we can stop a twin run one second
+# after that first scale-out and print what a cluster would show at that moment:
+# `kubectl get hpa`, `kubectl describe hpa app-fastapi` (status conditions included), and
+# the decision traced from the metric to the replicas written. On a real cluster run the
+# two kubectl commands at the same moment of the spike.
+
+# %%
+twin = SimBackend(seed=seed)
+twin.deploy("hpa-v1")
+twin.load(spike)
+twin.run(float(first.time) + 1)
+view = kubectl_hpa.twin_hpa_view(twin)
+print("$ kubectl get hpa\n" + kubectl_hpa.get_hpa([view]))
+
+# %%
+print("$ kubectl describe hpa app-fastapi\n" + kubectl_hpa.describe_hpa(view))
+
+# %%
+trace = kubectl_hpa.decision_trace(view)
+LIMIT_ROW = "after the rate limit and [minReplicas, maxReplicas]"
+print("\n".join(f"{step:<55} {what}" for step, what in trace))
+claims.append(checks.Check("the trace and describe hpa show the scale-up limit at work",
+                           "ScaleUpLimit" in kubectl_hpa.describe_hpa(view)
+                           and "ScaleUpLimit" in dict(trace)[LIMIT_ROW], dict(trace)[LIMIT_ROW]))
+
+# %% [markdown]
+# Read the conditions as the trace: `ScalingLimited True ScaleUpLimit` is the `max(2 ×
+# current, 4)` guard cutting the proposal of 5 down to 4, and `AbleToScale True
+# SucceededRescale` says the write went through. When the HPA hits `maxReplicas` instead
+# (the seed's "max replicas hit" case), the same condition reads `TooManyReplicas` with
+# "the desired replica count is more than the maximum replica count": raise `maxReplicas`
+# only if the pods at the cap are really saturated.
 
 # %% [markdown]
 # ## Check your understanding
@@ -216,14 +318,16 @@ result
 # %% [markdown]
 # ## Verification
 #
-# The dynamics this notebook taught, with windows wide enough for a real cluster: at least
-# 3 pods within 90 s of the spike, scale-down no earlier than
-# the 5-minute window, back to 1 pod by the end; and the exercise passes.
+# The dynamics and the numbers this notebook's text states, with windows wide enough for a
+# real cluster: at least 3 pods within 90 s of the spike, nothing for five minutes after it,
+# back to 1 pod by the end, v1 and v2 alike, the first decision as the formula says (and, on
+# the twin, the empty reason of the next one); and the exercise passes.
 
 # %% tags=["verification"]
 checks.require(
     checks.reached(tl, 3, within=90, after=spike.start),
     checks.stays_at_least(tl, 2, after=spike_end, until=spike_end + 240),
     checks.back_to(tl, 1, within=420, after=spike_end, column="spec_replicas"),
+    claims,         # the numbers the text states, computed next to it above
     result,
 )
