@@ -16,7 +16,8 @@ from .autoscalers.keda_scaledjob import scaled_job_from_manifest
 from .autoscalers.keda_spec import (DEFAULT_MAX_REPLICA_COUNT, replica_bounds_problem,
                                     scaled_object_from_manifest)
 from .autoscalers.knative_annotations import ANNOTATIONS, KNOWN_KEYS, PREFIX, shadowed
-from .autoscalers.knative_settings import kpa_settings
+from .autoscalers.knative_settings import (CONFIG_NAME, CONFIG_NAMESPACE, autoscaler_config,
+                                           is_autoscaler_config, kpa_settings)
 from .errors import ManifestError
 from .manifests import ManifestObject, display_path
 from .findings import Finding
@@ -277,11 +278,25 @@ def _container_concurrency(o: ManifestObject) -> int:
 
 
 def _knative_config(objs: Sequence[ManifestObject]) -> dict[str, str]:
-    """``data`` of the variant's ``config-autoscaler`` ConfigMap (knative-serving), if any."""
+    """``data`` of the variant's ``config-autoscaler`` ConfigMap, read as the twin reads it."""
+    return autoscaler_config(o.doc for o in objs)
+
+
+def lint_knative_config(objs: Sequence[ManifestObject]) -> Iterator[Finding]:
+    """A ``config-autoscaler`` ConfigMap: in knative-serving, with values Knative accepts."""
     for o in objs:
-        if o.kind == "ConfigMap" and o.name == "config-autoscaler":
-            return {str(k): str(v) for k, v in (o.doc.get("data") or {}).items()}
-    return {}
+        if o.kind != "ConfigMap" or o.name != CONFIG_NAME:
+            continue
+        if not is_autoscaler_config(o.doc):
+            yield _f("warning", o, "metadata.namespace", f"Knative reads {CONFIG_NAME} only in "
+                     f"namespace {CONFIG_NAMESPACE}; this one is ignored (set "
+                     f"metadata.namespace: {CONFIG_NAMESPACE})")
+            continue
+        try:   # Knative's config webhook refuses a ConfigMap it cannot load
+            kpa_settings({}, config=_knative_config([o]))
+        except ManifestError as e:
+            yield _f("error", o, f"data[{e.field.removeprefix('config-autoscaler ')}]"
+                     if e.field else "data", str(e))
 
 
 def lint_knative_annotations(objs: Sequence[ManifestObject]) -> Iterator[Finding]:
@@ -324,6 +339,8 @@ def lint_knative_annotations(objs: Sequence[ManifestObject]) -> Iterator[Finding
                              container_concurrency=_container_concurrency(o),
                              config=_knative_config(objs))
             except ManifestError as e:
+                if str(e.field or "").startswith(CONFIG_NAME):
+                    continue   # the ConfigMap's own finding (lint_knative_config)
                 yield _f("error", o, f"{field}[{e.field}]" if e.field else field, str(e))
         if o.kind == "InferenceService":
             for comp in ("predictor", "transformer", "explainer"):
@@ -399,8 +416,8 @@ def lint_api_rules(objs: Sequence[ManifestObject]) -> Iterator[Finding]:
 
 LINTS: tuple[Lint, ...] = (
     lint_missing_request, lint_min_above_max, lint_missing_target, lint_two_autoscalers,
-    lint_kserve_min_replicas, lint_images, lint_hpa_min_zero, lint_knative_annotations,
-    lint_keda_thresholds, lint_kind_ports, lint_api_rules,
+    lint_kserve_min_replicas, lint_images, lint_hpa_min_zero, lint_knative_config,
+    lint_knative_annotations, lint_keda_thresholds, lint_kind_ports, lint_api_rules,
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Iterable, Mapping
 
 from ..errors import ManifestError
 from .knative_annotations import PREFIX, lookup
@@ -45,6 +45,30 @@ CONFIG_DEFAULTS: Mapping[str, str] = {
     "max-scale-limit": "0",
 }
 RPS_TARGET_UTILIZATION = 0.7   # fixed for RPS, no ConfigMap key [KN-TGT]
+
+#: Where Knative reads it: knative/serving knative-v1.23.0 config/core/configmaps/autoscaler.yaml
+#: (``name: config-autoscaler``, ``namespace: knative-serving``; ``ConfigName`` in
+#: pkg/autoscaler/config/config.go). A ConfigMap of that name elsewhere is just a ConfigMap.
+CONFIG_NAMESPACE, CONFIG_NAME = "knative-serving", "config-autoscaler"
+
+
+def is_autoscaler_config(doc: Mapping[str, Any]) -> bool:
+    """Whether ``doc`` is the ConfigMap Knative's autoscaler reads (name and namespace)."""
+    meta = doc.get("metadata") or {}
+    return (doc.get("kind") == "ConfigMap" and str(doc.get("apiVersion")) == "v1"
+            and meta.get("name") == CONFIG_NAME and meta.get("namespace") == CONFIG_NAMESPACE)
+
+
+def autoscaler_config(docs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """``data`` of the ``config-autoscaler`` ConfigMap among ``docs`` ({} when there is none).
+
+    The ``_example`` key of the shipped ConfigMap is documentation, not configuration.
+    """
+    for doc in docs:
+        if is_autoscaler_config(doc):
+            return {str(k): str(v) for k, v in (doc.get("data") or {}).items()
+                    if k != "_example"}
+    return {}
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ...manifests import Variant, load_variant
 from ...timeline import Timeline, TimelineRecorder
 from ..objects import documents, kind_for_delete, resource_name
 from . import deploy as d
+from .cluster_config import apply_cluster_config, is_cluster_config
 from . import observe
 from . import live
 from . import versions as v
@@ -94,7 +95,7 @@ class KindBackend:
         # Events from here on are the rollout's: kept in the Timeline with negative times.
         self._deployed_wall = datetime.now(timezone.utc)
         self._seen_events = set()
-        d.apply_variant(self.api, var, self.namespace, owner=self.owner)
+        d.apply_variant(self.api, var, self.namespace, owner=self.owner, shared=self.shared)
         d.wait_ready(self.api, var, self.namespace)
         self.variant, self.spec = var, d.watch_spec(var, self.namespace)
         self.recorder.clear()
@@ -115,12 +116,24 @@ class KindBackend:
         """``kubectl apply --server-side``, now: only new objects or objects this owner has."""
         docs = documents(manifest)
         for doc in docs:
-            d.check_owned(self.api, doc, self.namespace, self.owner)
+            if is_cluster_config(doc):
+                if self.shared:
+                    apply_cluster_config(self.api, doc, shared=True)   # raises
+            else:
+                d.check_owned(self.api, doc, self.namespace, self.owner)
         lines = []
         for doc in docs:
-            d.apply_owned(self.api, doc, self.namespace, self.owner)
+            if is_cluster_config(doc):
+                apply_cluster_config(self.api, doc, shared=self.shared)
+            else:
+                d.apply_owned(self.api, doc, self.namespace, self.owner)
             lines.append(f"{resource_name(doc)}/{doc['metadata']['name']} serverside-applied")
         return lines
+
+    @property
+    def shared(self) -> bool:
+        """Whether this is a cluster others may use (any context but labkit's own kind one)."""
+        return self.context != v.CONTEXT
 
     def delete(self, kind: str, name: str) -> list[str]:
         """``kubectl delete KIND NAME`` in this namespace, now: only this owner's objects."""

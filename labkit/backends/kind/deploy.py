@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 from ...errors import BackendError
 from ...manifests import Variant
 from . import observe
+from .cluster_config import apply_cluster_config, is_cluster_config, restore_cluster_config
 
 FIELD_MANAGER = "labkit"
 PART_OF = "app.kubernetes.io/part-of=labkit"
@@ -343,16 +344,28 @@ def apply_owned(api: ClusterApi, doc: Mapping[str, Any], namespace: str, owner: 
 
 
 def apply_variant(api: ClusterApi, variant: Variant, namespace: str = "default", *,
-                  owner: str | None = None, timeout: float = 120.0,
+                  owner: str | None = None, shared: bool = False, timeout: float = 120.0,
                   clock: Callable[[], float] = _time.monotonic,
                   sleep: Callable[[float], None] = _time.sleep) -> list[str]:
-    """Server-side apply every object of the variant, in file order; return their refs."""
+    """Server-side apply every object of the variant, in file order; return their refs.
+
+    Cluster-level configuration (:mod:`.cluster_config`) is merged into the cluster's own
+    object instead, and refused when ``shared`` (a cluster other learners use).
+    """
     owner = owner or default_owner()
     for obj in variant.objects:   # refuse before changing anything
-        check_owned(api, obj.doc, namespace, owner)
+        if is_cluster_config(obj.doc):
+            if shared:
+                apply_cluster_config(api, obj.doc, shared=True)   # raises: not on shared ones
+        else:
+            check_owned(api, obj.doc, namespace, owner)
     done = []
     for obj in variant.objects:
-        apply_owned(api, obj.doc, namespace, owner, timeout=timeout, clock=clock, sleep=sleep)
+        if is_cluster_config(obj.doc):   # merged into Knative's own ConfigMap, not owned
+            apply_cluster_config(api, obj.doc, shared=shared)
+        else:
+            apply_owned(api, obj.doc, namespace, owner, timeout=timeout, clock=clock,
+                        sleep=sleep)
         done.append(obj.ref)
     return done
 
@@ -413,6 +426,9 @@ def remove_variant(api: ClusterApi, variant: Variant | None, namespace: str = "d
     owner = owner or default_owner()
     mine = f"{OWNER_LABEL}={owner}"
     targets: list[tuple[str, str, str]] = []
+    for o in variant.objects if variant is not None else ():
+        if is_cluster_config(o.doc):   # Knative's defaults come back
+            restore_cluster_config(api, o.doc)
     if variant is not None:
         for o in reversed(variant.objects):
             try:

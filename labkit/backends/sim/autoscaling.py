@@ -15,16 +15,19 @@ if TYPE_CHECKING:
 
 def attach_all(world: "World") -> None:
     """Create one loop per autoscaler object in the variant, in the order they are listed."""
+    from ...autoscalers.knative_settings import autoscaler_config
     from ...autoscalers.kserve import inference_service_resources
     from .keda_loop import KEDALoop
     from .knative_loop import KNATIVE_API, KnativeLoop
     from .scaledjob_loop import ScaledJobLoop
 
+    # Knative's cluster-level settings, when the variant carries a config-autoscaler ConfigMap.
+    config = autoscaler_config(o.doc for o in world.variant.objects)
     for obj in world.variant.of_kind("InferenceService"):
         where = f"{obj.path}: InferenceService/{obj.name}"
-        for doc in inference_service_resources(obj.doc):
+        for doc in inference_service_resources(obj.doc, knative_config=config):
             if doc["kind"] == "Service":
-                world.autoscalers.append(KnativeLoop(world, doc, where=where))
+                world.autoscalers.append(KnativeLoop(world, doc, where=where, config=config))
             elif doc["kind"] == "Deployment":
                 world.add_deployment(doc, where=where)
             elif doc["kind"] == "HorizontalPodAutoscaler":
@@ -33,7 +36,7 @@ def attach_all(world: "World") -> None:
                 world.autoscalers.append(KEDALoop(world, doc, where=where))
     for obj in world.variant.of_kind("Service", api_version=KNATIVE_API):
         world.autoscalers.append(KnativeLoop(world, obj.doc, where=f"{obj.path}: "
-                                             f"Service/{obj.name}"))
+                                             f"Service/{obj.name}", config=config))
 
     for obj in world.variant.of_kind("HorizontalPodAutoscaler"):
         spec = hpa_spec_from_manifest(obj.doc, path=str(obj.path))

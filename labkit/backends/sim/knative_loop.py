@@ -42,7 +42,8 @@ KNATIVE_API = "serving.knative.dev/"
 class KnativeLoop:
     """The autoscaling of one Knative revision (see the module docstring)."""
 
-    def __init__(self, world: "World", doc: Mapping, *, where: str = ""):
+    def __init__(self, world: "World", doc: Mapping, *, where: str = "",
+                 config: Mapping[str, str] | None = None):
         self.world, self.where = world, where
         name = doc["metadata"]["name"]
         template = (doc.get("spec") or {}).get("template") or {}
@@ -50,7 +51,9 @@ class KnativeLoop:
         rev_spec = template.get("spec") or {}
         annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
         cc = int(rev_spec.get("containerConcurrency") or 0)
-        self.settings: KPASettings = kpa_settings(annotations, container_concurrency=cc)
+        # Annotations over the variant's config-autoscaler over Knative's defaults.
+        self.settings: KPASettings = kpa_settings(annotations, container_concurrency=cc,
+                                                  config=config)
         if self.settings.pod_autoscaler_class != "kpa.autoscaling.knative.dev":
             raise ManifestError("the twin simulates the KPA class only; remove the "
                                 "autoscaling.knative.dev/class annotation or set it to "
