@@ -25,6 +25,8 @@ SCORECARD_KEYS: dict[str, str] = {
     "requests": "completed requests (sum of rps x interval)",
     "errors": "failed requests",
     "seconds_over_slo": "seconds whose p95 latency exceeded the SLO",
+    "p95_ms": "the 95th percentile of the per-second p95 latencies (ms; seconds without a "
+              "completed request are left out)",
     "cold_starts": "ColdStart events (requests waiting for a pod from zero)",
     "time_to_first_scale_out": "seconds from the start to the first rescale that added replicas",
     "time_back_to_min": "seconds from the start until replicas were back at the minimum "
@@ -86,6 +88,7 @@ def scorecard(tl: Timeline, slo_ms: float | None = None) -> dict[str, Any]:
         "requests": float(np.round(np.sum(rps * dt), 1)),
         "errors": int(s.errors.sum()),
         "seconds_over_slo": float(np.sum(dt[over])),
+        "p95_ms": (float(np.nanpercentile(p95, 95)) if np.isfinite(p95).any() else None),
         "cold_starts": len(tl.events_with("ColdStart")),
         "time_to_first_scale_out": first_scale_out(tl),
         "time_back_to_min": None,
@@ -97,6 +100,47 @@ def scorecard(tl: Timeline, slo_ms: float | None = None) -> dict[str, Any]:
         back = s.time[(s.time > t_out) & (s.spec_replicas <= minimum)]
         card["time_back_to_min"] = float(back.iloc[0]) if len(back) else None
     return card
+
+
+#: The readable table: scorecard key -> column title with its unit, and decimals shown.
+TABLE_COLUMNS: dict[str, tuple[str, int]] = {
+    "pod_seconds": ("pod-seconds", 0),
+    "seconds_over_slo": ("seconds over SLO", 0),
+    "p95_ms": ("p95 (ms)", 0),
+    "errors": ("errors", 0),
+    "cold_starts": ("cold starts", 0),
+    "time_to_first_scale_out": ("first scale-out (s)", 0),
+    "time_back_to_min": ("back to min (s)", 0),
+}
+
+
+def table(cards: Mapping[str, Mapping[str, Any]] | pd.DataFrame | Mapping[str, Any]
+          ) -> pd.DataFrame:
+    """The scorecard(s) as a small table with units, numbers rounded, "–" for never.
+
+    ``cards`` is one scorecard (a one-row table), ``{name: scorecard}``, or a
+    :func:`compare` table. For reading; compute with :func:`scorecard`/:func:`compare`.
+    """
+    if isinstance(cards, pd.DataFrame):
+        frame = cards
+    elif cards and all(isinstance(v, Mapping) for v in cards.values()):
+        frame = pd.DataFrame.from_dict(dict(cards), orient="index")
+    else:
+        frame = pd.DataFrame([dict(cards)], index=["run"])
+    out = pd.DataFrame(index=frame.index)
+    for key, (title, decimals) in TABLE_COLUMNS.items():
+        if key in frame:
+            out[title] = [_cell(v, decimals) for v in frame[key]]
+    out.index.name = frame.index.name
+    return out
+
+
+def _cell(value: Any, decimals: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    return f"{float(value):,.{decimals}f}"
 
 
 def compare(timelines: Mapping[str, Timeline], slo_ms: float | None = None) -> pd.DataFrame:

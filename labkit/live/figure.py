@@ -100,8 +100,11 @@ def base_figure(*, height: int = 820, title: str = "", duration: float | None = 
                 extra = {"fill": "tozeroy", "fillcolor": "rgba(148,103,189,0.25)"}
             elif name in ("min replicas", "max replicas"):  # one legend entry for both
                 extra = {"legendgroup": "bounds", "showlegend": name == "min replicas"}
+            # latency has a gap in seconds without a completed request; drawn joined, so
+            # a quiet stretch is a line and not dotted fragments (the data keeps the gap)
+            joined = name in ("latency p50", "latency p95")
             trace = go.Scatter(name=LABELS.get(name, name), mode="lines", x=[], y=[],
-                               line=line, legend=legend, connectgaps=False, **extra)
+                               line=line, legend=legend, connectgaps=joined, **extra)
         fig.add_trace(trace, row=row, col=1, secondary_y=secondary)
     # one legend beside each panel, at the top of its y domain
     for row in range(1, 5):
@@ -129,8 +132,11 @@ def base_figure(*, height: int = 820, title: str = "", duration: float | None = 
     fig.update_yaxes(title_text="pods", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=2, col=1)
     fig.update_yaxes(title_text="users", rangemode="tozero", row=3, col=1, secondary_y=False)
-    fig.update_yaxes(title_text="req/s", rangemode="tozero", row=3, col=1, secondary_y=True)
-    fig.update_yaxes(title_text="ms", rangemode="tozero", row=4, col=1)
+    fig.update_yaxes(title_text="req/s", rangemode="tozero", tickmode="auto", showgrid=False,
+                     row=3, col=1, secondary_y=True)
+    # log scale: a cold start's seconds and a warm pod's tens of milliseconds both stay
+    # readable, with the SLO line between them
+    fig.update_yaxes(title_text="ms (log)", type="log", dtick=1, row=4, col=1)
     if compact:
         fig.update_xaxes(title_text=None, row=4, col=1)
         fig.update_yaxes(title_font={"size": small}, tickfont={"size": small})

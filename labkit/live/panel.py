@@ -17,7 +17,7 @@ import ipywidgets as w
 from .. import lab as _lab
 from ..backends.base import Backend
 from ..load import PROFILES
-from ..scorecard import scorecard
+from ..scorecard import scorecard, table
 from ..timeline import Timeline
 from .figure import LiveFigure
 from .frontend import widget_frontend
@@ -104,9 +104,14 @@ class Lab:
             kw["trace_path"] = self.trace_path.value or None
         return kw
 
-    def run(self, stop: threading.Event | None = None) -> Timeline:
-        """Run the current settings now, in this thread, and return the Timeline."""
+    def run(self, stop: threading.Event | None = None, *, paced: bool = True) -> Timeline:
+        """Run the current settings now, in this thread, and return the Timeline.
+
+        ``paced=False`` ignores the speed slider (nobody is watching: as fast as possible).
+        """
         kw = self.settings()
+        if not paced:
+            kw["speed"] = None
         tl = _lab.run(kw.pop("variant"), kw.pop("profile"), kw.pop("duration"),
                       backend=self.backend, stop=stop, **kw)
         self.timeline = tl
@@ -136,8 +141,7 @@ class Lab:
             end = float(tl.samples.time.iloc[-1]) if len(tl) else 0.0
             head = (f"stopped at t = {end:.0f} s of {duration:g} s"
                     if self._stop.is_set() and end < duration else f"done: {duration:g} s")
-            self.status.value = f"{head} · " + ", ".join(
-                f"{k.replace('_', ' ')} <b>{_fmt(v)}</b>" for k, v in card.items())
+            self.status.value = f"{head}{scorecard_html(card)}"
         except Exception as e:  # shown in the panel: a thread has no caller to raise to
             self.error = e
             self.status.value = f"<span style='color:#c00'>error: {html.escape(str(e))}</span>"
@@ -188,10 +192,15 @@ class Lab:
         return f"<labkit Lab {self.backend.name} {self.variant.value}/{self.profile.value} {state}>"
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "–"
-    return f"{v:.0f}" if isinstance(v, float) else str(v)
+def scorecard_html(card: dict[str, Any]) -> str:
+    """The scorecard as a one-row table with units (under the status line)."""
+    row = table(card).iloc[0]
+    cell = "padding:0 10px 0 0;text-align:right;line-height:1.3"
+    head = "".join(f"<th style='{cell};font-weight:normal;color:#555'>{html.escape(str(k))}</th>"
+                   for k in row.index)
+    values = "".join(f"<td style='{cell}'><b>{html.escape(str(v))}</b></td>" for v in row)
+    return (f"<table class='labkit-scorecard' style='border-collapse:collapse;font-size:12px'>"
+            f"<tr>{head}</tr><tr>{values}</tr></table>")
 
 
 def panel(backend: str | Backend = "sim", *, start: bool = False, live: bool | None = None,
@@ -201,7 +210,8 @@ def panel(backend: str | Backend = "sim", *, start: bool = False, live: bool | N
     ``values`` are the widgets' initial values (``variant=``, ``profile=``, ``users=``,
     ``spawn_rate=``, ``duration=``, ``speed=``, ``seed=``, ``slo_ms=``, ``trace_path=``).
     With a front end the run starts when Start is pressed (or at once with ``start=True``);
-    without one (papermill, nbval, a script) it runs now and a static figure is shown, so
+    without one (papermill, nbval, a script) it runs now, as fast as the backend can (no
+    pacing), and a static figure is shown, so
     ``lab.timeline`` holds the result either way once the run is over.
     """
     from IPython.display import display
@@ -212,7 +222,7 @@ def panel(backend: str | Backend = "sim", *, start: bool = False, live: bool | N
         if start:
             lab.start()
     else:
-        tl = lab.run()
+        tl = lab.run(paced=False)  # headless: no one watches, so no pacing
         lab.figure.refresh()
         show(tl, slo_ms=lab.slo_ms)
     return lab

@@ -42,9 +42,9 @@ def compare_figure(timelines: Mapping[str, Timeline], *, slo_ms: float | None = 
     (cost) and seconds over the SLO per run, the trade-off the comparison notebook discusses.
     """
     table = compare(timelines, slo_ms)
-    fig = make_subplots(rows=3, cols=1, vertical_spacing=0.09, row_heights=[0.4, 0.35, 0.25],
-                        subplot_titles=("spec replicas", "latency p95 (ms)",
-                                        "cost and SLO misses"),
+    fig = make_subplots(rows=3, cols=1, vertical_spacing=0.1, row_heights=[0.4, 0.3, 0.3],
+                        subplot_titles=("spec replicas over time", "latency p95 (ms) over time",
+                                        "cost (pod-seconds) and seconds over the SLO, per run"),
                         specs=[[{}], [{}], [{"secondary_y": True}]])
     slo = slo_ms
     for i, (name, tl) in enumerate(timelines.items()):
@@ -64,9 +64,18 @@ def compare_figure(timelines: Mapping[str, Timeline], *, slo_ms: float | None = 
     fig.add_trace(go.Bar(x=names, y=table.seconds_over_slo, name="seconds over SLO",
                          marker_color="#d62728", offsetgroup="slo"),
                   row=3, col=1, secondary_y=True)
-    fig.update_xaxes(title_text="seconds since start", row=2, col=1)
-    fig.update_yaxes(title_text="pod-s", row=3, col=1, secondary_y=False)
-    fig.update_yaxes(title_text="s over SLO", row=3, col=1, secondary_y=True)
+    # time axes: units on the ticks instead of an axis title (a title there runs into the
+    # bar chart's heading); counts never go below zero and get their own round ticks
+    fig.update_xaxes(ticksuffix=" s", row=1, col=1)
+    fig.update_xaxes(ticksuffix=" s", row=2, col=1)
+    fig.update_yaxes(title_text="pods", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="ms", rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(title_text="pod-s", rangemode="tozero", tickformat="~s", row=3, col=1,
+                     secondary_y=False)
+    seconds_over = [float(v) for v in table.seconds_over_slo]
+    fig.update_yaxes(title_text="s over SLO", rangemode="tozero", tickmode="auto",
+                     showgrid=False, row=3, col=1, secondary_y=True, nticks=5,
+                     range=None if max(seconds_over, default=0) > 0 else [0, 10])
     fig.update_layout(height=height, barmode="group", margin={"t": 50, "b": 40})
     return fig
 

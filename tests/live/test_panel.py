@@ -56,7 +56,8 @@ def test_start_runs_in_the_background_and_the_figure_follows(fake_backend):
     tl = lab.wait(10)
     assert len(tl) == 40 and tl.meta["variant"] == "hpa-v1"
     assert len(lab.figure.widget.data[USERS].x) == 40
-    assert lab.status.value.startswith("done") and "pod seconds" in lab.status.value
+    assert lab.status.value.startswith("done: 40 s") and "pod-seconds" in lab.status.value
+    assert "seconds over SLO" in lab.status.value and "p95 (ms)" in lab.status.value
     assert not lab.start_button.disabled and lab.stop_button.disabled
     assert [c[0] for c in fake_backend.calls] == ["deploy", "load", "run"]
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from labkit.live import compare_figure
-from labkit.scorecard import SCORECARD_KEYS, compare, scorecard
+from labkit.scorecard import SCORECARD_KEYS, compare, scorecard, table
 from labkit.timeline import Timeline
 
 
@@ -73,3 +73,15 @@ def test_compare_table_and_figure():
     names = [t.name for t in fig.data]
     assert names.count("hpa-v1") == 2 and "pod-seconds" in names
     assert fig.layout.shapes[0].y0 == 300
+
+
+def test_the_readable_table_has_units_rounding_and_dashes():
+    runs = {"hpa-v1": timeline([1, 2, 2, 1], p95=[100.4, 120.6, 900.2, 110.0]),
+            "flat": timeline([1, 1, 1])}
+    t = table(compare(runs, slo_ms=500))
+    assert list(t.columns) == ["pod-seconds", "seconds over SLO", "p95 (ms)", "errors",
+                               "cold starts", "first scale-out (s)", "back to min (s)"]
+    assert t.loc["hpa-v1"].tolist()[:2] == ["6", "1"]
+    assert t.loc["flat", "first scale-out (s)"] == "–"  # never happened: a dash, not NaN
+    one = table(scorecard(runs["hpa-v1"], slo_ms=500))
+    assert len(one) == 1 and one.iloc[0]["back to min (s)"] == "3"
