@@ -26,7 +26,7 @@
 # %%
 from labkit import checks, exercises, lab, live, whatif
 from labkit.backends.kind.kubectl import kubectl_equivalents
-from labkit.load import Spike, Step
+from labkit.load import Constant, Spike, Step
 from labkit.scorecard import compare
 
 # %% tags=["parameters"]
@@ -121,6 +121,26 @@ checks.reversals(flap), checks.reversals(cured)
 # minutes, so short dips do not remove pods. The price is paid in pod-seconds after a real
 # drop. `kubectl describe hpa` shows the condition `AbleToScale True ScaleDownStabilized`
 # while the window holds pods back.
+
+# %% [markdown]
+# ## Edit the HPA while the load runs
+#
+# On a cluster you would `kubectl edit hpa app-fastapi` (or `kubectl apply -f` an edited file)
+# while users keep coming. The backend's `apply` does the same on the twin and on kind: two
+# minutes into a steady load we lower the CPU target from 70 % to 35 %. The HPA reads the new
+# target at its next sync and adds pods; its recommendation history is kept.
+
+# %%
+b = lab.open_backend(backend, seed=seed)
+b.deploy("hpa-v2")
+b.load(Constant(users=30, duration=240))
+b.run(120, speed=speed)
+lower = whatif.variant_with("hpa-v2", "HorizontalPodAutoscaler",
+                            {"spec.metrics[0].resource.target.averageUtilization": 35})
+print(b.apply(lower.get("HorizontalPodAutoscaler").doc))    # kubectl apply -f hpa.yaml
+edited = b.run(120, speed=speed)
+b.close()
+live.show(edited)
 
 # %% [markdown]
 # ## Check your understanding
@@ -231,5 +251,10 @@ checks.require(
     checks.flaps(flap, at_least=2),
     checks.steady(cured, max_reversals=1),
     checks.back_to(runs["aggressive"], 1, within=90, after=spike_end, column="spec_replicas"),
+    checks.Check("the lowered target added pods while the load ran",
+                 edited.samples.spec_replicas.iloc[-1]
+                 > edited.samples[edited.samples.time <= 120].spec_replicas.iloc[-1],
+                 f"{edited.samples[edited.samples.time <= 120].spec_replicas.iloc[-1]} -> "
+                 f"{edited.samples.spec_replicas.iloc[-1]} replicas"),
     result,
 )
