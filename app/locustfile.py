@@ -4,7 +4,9 @@ Each simulated user waits 1-5 s between requests and sends 1-99 review sentences
 Environment switches (read when locust starts):
 
 - ``LOCUST_PATH``: ``predict`` (default) posts ``{"text": [...]}`` to ``/predict``; ``v1``
-  posts ``{"instances": [...]}`` to ``/v1/models/<LOCUST_MODEL_NAME>:predict`` (KServe V1).
+  posts ``{"instances": [...]}`` to ``/v1/models/<LOCUST_MODEL_NAME>:predict`` (KServe V1);
+  ``jobs`` posts ``{"text": [...]}`` to ``/jobs`` (the asynchronous mode: 202 with a job id
+  at once, so each user is a producer sending one job per think time).
 - ``LOCUST_MODEL_NAME``: the KServe model name (default ``custom-model``).
 - ``LOCUST_SEED``: seed of the sentence picker (default 42); user *i* uses seed + *i*.
 - ``LOCUST_WAIT_MIN`` / ``LOCUST_WAIT_MAX``: the think time ``between(min, max)`` (default 1, 5).
@@ -32,8 +34,9 @@ _MODEL_NAME = os.environ.get("LOCUST_MODEL_NAME", "custom-model")
 _WAIT = (float(os.environ.get("LOCUST_WAIT_MIN", "1")), float(os.environ.get("LOCUST_WAIT_MAX", "5")))
 _HEADERS = {"Host": os.environ["LOCUST_HOST_HEADER"]} if os.environ.get("LOCUST_HOST_HEADER") \
     else None
-if _PATH not in ("predict", "v1"):
-    raise SystemExit(f"LOCUST_PATH={_PATH!r} is not a known route; accepted: predict or v1")
+if _PATH not in ("predict", "v1", "jobs"):
+    raise SystemExit(f"LOCUST_PATH={_PATH!r} is not a known route; accepted: predict, v1 or "
+                     "jobs")
 _users = itertools.count()
 
 

@@ -51,4 +51,6 @@ def request_for(rng: random.Random, path: str, model_name: str) -> tuple[str, di
     texts = rng.choices(SENTENCES, k=rng.randint(MIN_SENTENCES, MAX_SENTENCES))
     if path == "v1":
         return f"/v1/models/{model_name}:predict", {"instances": texts}
+    if path == "jobs":   # the asynchronous mode: answered 202 with a job id
+        return "/jobs", {"text": texts}
     return "/predict", {"text": texts}

@@ -188,10 +188,13 @@ def drive(profile: LoadProfile, target_url: str, *, on_stats: StatsCallback | No
     ``recorder`` and call ``on_stats(stats, row)``. The run is bounded: it ends after
     ``profile.duration`` seconds (or when ``stop`` is set), and locust gets ``grace`` seconds
     to exit. Locust is stopped on return, on an exception and on KeyboardInterrupt.
-    The profile's think time and ``headers`` (only ``Host`` is supported, for Kourier) reach
-    the locustfile as ``LOCUST_*`` environment variables.
+    The profile's think time, its mode (``async`` posts jobs to ``/jobs``) and ``headers``
+    (only ``Host`` is supported, for Kourier) reach the locustfile as ``LOCUST_*``
+    environment variables.
     """
     env = {"LOCUST_WAIT_MIN": str(profile.wait_min), "LOCUST_WAIT_MAX": str(profile.wait_max)}
+    if profile.mode == "async":   # producers: POST /jobs, answered 202 at once
+        env["LOCUST_PATH"] = "jobs"
     for name, value in (headers or {}).items():
         if name.lower() != "host":
             raise LabkitError(f"drive(headers=...): only a Host header is supported, not {name}")

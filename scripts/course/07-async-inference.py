@@ -84,7 +84,8 @@ table[["requests", "errors", "pod_seconds", "seconds_over_slo", "cold_starts"]]
 # during the burst, because each one waited. The queue took every job. Its latency is the
 # time from `POST /jobs` to the result, seconds rather than milliseconds (so the 500 ms SLO
 # is the wrong yardstick for it): throughput and cost are what the queue buys, latency is
-# what it costs.
+# what it costs. (On a kind cluster locust times the `POST /jobs` round trip instead, and
+# the wait for a result shows as `oldest_job_age`.)
 
 # %%
 drain = checks.drain_time(tl, after=burst.start)
@@ -201,7 +202,7 @@ metadata:
 spec:
   scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-worker}
   minReplicaCount: 0
-  maxReplicaCount: 20
+  maxReplicaCount: 10
   pollingInterval: 30
   cooldownPeriod: 300
   triggers:
@@ -222,7 +223,7 @@ metadata:
 spec:
   scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-worker}
   minReplicaCount: 0
-  maxReplicaCount: 20
+  maxReplicaCount: 10
   pollingInterval: 5     # wake within 5 s of the first job
   cooldownPeriod: 60     # idle workers go one minute after the last job
   triggers:
@@ -258,11 +259,11 @@ result
 
 # %% tags=["verification"]
 checks.require(
-    checks.reached(tl, 1, within=15, after=burst.start, column="spec_replicas"),
-    checks.drained(tl, within=30, after=burst_end),
+    checks.reached(tl, 1, within=20, after=burst.start, column="spec_replicas"),
+    checks.drained(tl, within=60, after=burst_end),
     checks.no_errors(tl),
-    checks.Check("the queue served every job, the synchronous users fewer",
-                 tl.samples.rps.sum() >= 1190 > sync.samples.rps.sum(),
+    checks.Check("the queue finished (about) every job, the synchronous users got fewer",
+                 tl.samples.rps.sum() >= 0.9 * burst.jobs > sync.samples.rps.sum(),
                  f"{tl.samples.rps.sum():.0f} jobs vs {sync.samples.rps.sum():.0f} requests"),
     checks.event_seen(tl, "KEDAScaleTargetDeactivated", after=drain + 60),
     checks.back_to(tl, 0, within=120, after=drain, column="spec_replicas"),

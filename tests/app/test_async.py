@@ -216,3 +216,29 @@ def test_queue_settings_are_validated(built, env, message):
     from app.settings import Settings, SettingsError
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({"APP_MODEL_PATH": str(built.model_path), **env})
+
+
+def test_locust_producers_post_jobs_that_wait_in_the_list(start_app, redis_server, tmp_path):
+    """LOCUST_PATH=jobs (what labkit.loadgen sets for mode="async"): 202s only, no worker
+    running, so every accepted job is still in the list that KEDA's redis trigger reads."""
+    import csv
+    import os
+    import sys
+    from pathlib import Path
+
+    from tests.app.conftest import APP_DIR
+
+    app = start_app(**queue_env(redis_server))
+    prefix = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(APP_DIR / "locustfile.py"), "--headless",
+         "-u", "3", "-r", "3", "-t", "3s", "-H", app.url, "--csv", str(prefix),
+         "--only-summary"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "LOCUST_PATH": "jobs", "LOCUST_WAIT_MIN": "0.2",
+             "LOCUST_WAIT_MAX": "0.2"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {r["Name"]: r for r in csv.DictReader(Path(f"{prefix}_stats.csv").open())}
+    posted = int(rows["/jobs"]["Request Count"])
+    assert posted > 3 and int(rows["Aggregated"]["Failure Count"]) == 0
+    # every job locust saw accepted waits (locust's CSV may miss the last second's answers)
+    assert stats(app)["length"] >= posted

@@ -49,12 +49,14 @@ def test_unknown_locust_path_stops_locust(tmp_path):
                           env={**os.environ, "LOCUST_PATH": "v2"}, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode != 0
-    assert "LOCUST_PATH='v2' is not a known route; accepted: predict or v1" in done.stdout + done.stderr
+    assert "LOCUST_PATH='v2' is not a known route; accepted: predict, v1 or jobs" in \
+        done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("path, url, key", [
     pytest.param("predict", "/predict", "text", id="plain"),
     pytest.param("v1", "/v1/models/m:predict", "instances", id="kserve-v1"),
+    pytest.param("jobs", "/jobs", "text", id="async-jobs"),
 ])
 def test_requests_carry_1_to_99_sentences(path, url, key):
     rng = random.Random(1)

@@ -190,3 +190,94 @@ def test_kubectl_equivalents_for_the_queue_variants_watch_the_list_and_the_keda_
     jobs = kubectl_equivalents("queue-jobs")
     assert f"{k} get jobs -l scaledjob.keda.sh/name=app-batch -w" in jobs
     assert jobs[-1].startswith(f"{k} delete scaledjobs,jobs,deployments,services -l ")
+
+
+def test_queue_variants_watch_their_workers_or_jobs_and_the_enqueue_api():
+    q = d.watch_spec(load_variant("queue"))
+    assert (q.autoscaler, q.deployment, q.scaled_object, q.queue_api) == \
+        ("keda", "app-worker", "app-worker", "app-fastapi")
+    assert q.pod_selector == "app=app-worker"
+    j = d.watch_spec(load_variant("queue-jobs"))
+    assert (j.autoscaler, j.deployment, j.scaled_job, j.queue_api) == \
+        ("scaledjob", None, "app-batch", "app-fastapi")
+    assert j.pod_selector == "scaledjob.keda.sh/name=app-batch"
+    assert d.watch_spec(load_variant("hpa-v1")).queue_api is None
+
+
+def test_a_scaledjob_carries_the_owner_label_down_to_its_jobs_pods():
+    sj = load_variant("queue-jobs").get("ScaledJob").doc
+    out = d.stamp(sj, "alice")
+    assert out["metadata"]["labels"][d.OWNER_LABEL] == "alice"          # Jobs copy these
+    assert out["spec"]["jobTargetRef"]["template"]["metadata"]["labels"][d.OWNER_LABEL] == \
+        "alice"                                                          # their pods these
+    assert ("keda.sh/v1alpha1", "ScaledJob") in d.SWEEP_KINDS and ("batch/v1", "Job") in \
+        d.SWEEP_KINDS
+
+
+def _job(name, finished=None, labels=None):
+    conds = [{"type": finished, "status": "True"}] if finished else []
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "default",
+                         "labels": labels or {"scaledjob.keda.sh/name": "app-batch"}},
+            "status": {"conditions": conds}}
+
+
+def _pod(name, phase, ready):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default",
+                         "labels": {"scaledjob.keda.sh/name": "app-batch"}},
+            "spec": {"nodeName": "labkit-control-plane"} if phase != "Pending" else {},
+            "status": {"phase": phase, "conditions": [
+                {"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def test_backend_poll_of_queue_jobs_counts_jobs_and_reads_the_list_from_get_queue(api):
+    import json
+
+    b = KindBackend(api=api, auto_up=False, show_kubectl=False)
+    b.variant = load_variant("queue-jobs")
+    b.spec = d.watch_spec(b.variant)
+    for doc in b.variant.objects:
+        api.put(doc.doc)
+    api.objects[("Deployment", "default", "app-fastapi")]["status"] = {"readyReplicas": 1}
+    api.put({"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": "app-fastapi-1", "namespace": "default",
+                          "labels": {"app": "app-fastapi"}},
+             "spec": {"nodeName": "n"},
+             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+    for job in (_job("app-batch-a"), _job("app-batch-b"), _job("app-batch-c", "Complete")):
+        api.put(job)
+    for pod in (_pod("app-batch-a-1", "Running", True), _pod("app-batch-b-1", "Pending", False)):
+        api.put(pod)
+    asked = []
+
+    def pod_proxy(namespace, pod, port, path):
+        asked.append((pod, port, path))
+        return json.dumps({"length": 230, "processing": 50, "oldest_age_s": 7.5, "done": 100,
+                           "failed": 0, "redelivered": 0})
+
+    api.pod_proxy = pod_proxy
+    b._t0 = 0.0
+    b._start_wall = __import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+    row = b.poll()
+    assert asked == [("app-fastapi-1", 8080, "queue")]
+    assert (row["spec_replicas"], row["ready_replicas"], row["pending_pods"]) == (2, 1, 1)
+    assert (row["queue_length"], row["oldest_job_age"]) == (230.0, 7.5)
+    # KEDA's arithmetic on the same LLEN: ceil(230 / listLength 50) Jobs, at most 10
+    assert (row["desired_replicas"], row["metric_value"], row["metric_target"]) == (5, 230, 50)
+    assert row["metric_name"] == "inference-jobs list length"
+
+
+def test_an_unreadable_queue_gives_one_warning_and_no_queue_values(api):
+    b = KindBackend(api=api, auto_up=False, show_kubectl=False)
+    b.variant = load_variant("queue")
+    b.spec = d.watch_spec(b.variant)
+    for doc in b.variant.objects:
+        api.put(doc.doc)
+    b._t0 = 0.0
+    b._start_wall = __import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+    row = b.poll()
+    b.poll()
+    assert row["queue_length"] != row["queue_length"]   # NaN: not read
+    warn = b.timeline().events_with("QueueStatsUnavailable")
+    assert len(warn) == 1 and "no ready pod of Deployment/app-fastapi" in warn.message[0]

@@ -72,3 +72,41 @@ def test_variant_scales_out_under_load_and_scale_to_zero_variants_return_to_zero
     finally:
         b.reset()
         b.close()
+
+
+@pytest.mark.parametrize("variant", ["queue", "queue-jobs"])
+def test_queue_variants_drain_a_burst_of_jobs_and_return_to_zero(variant):
+    """Locust users as producers (POST /jobs) for 30 s; KEDA's redis trigger wakes workers
+    (queue) or starts Jobs (queue-jobs) on the list length, which GET /queue reads from Redis;
+    the list drains, and the workers go back to zero."""
+    from labkit.backends.kind.backend import KindBackend
+    from labkit.checks import drain_time
+    b = KindBackend()
+    try:
+        b.deploy(variant)
+        assert b.spec.queue_api == "app-fastapi"
+        b.load(profile("burst", jobs=900, start=5, length=30, duration=60))
+        tl = b.run(90)
+        _save(tl, f"{variant}-burst")
+        s = tl.samples
+        assert s.queue_length.max() > 0, "the list length was never read"
+        assert "QueueStatsUnavailable" not in set(tl.events.reason)
+        assert s.spec_replicas.max() >= 1 and s.ready_replicas.max() >= 1
+        assert s.rps.sum() > 0                       # finished jobs (GET /queue done)
+        waited = 0
+        while waited < TO_ZERO_WITHIN_S:
+            tl = b.run(15)
+            waited += 15
+            last = tl.samples.iloc[-1]
+            if last.queue_length == 0 and last.spec_replicas == 0:
+                break
+        _save(tl, f"{variant}-to-zero")
+        assert drain_time(tl, after=5) is not None, "the burst was never drained"
+        assert last.spec_replicas == 0, f"{variant} did not return to zero"
+        if variant == "queue-jobs":
+            assert "KEDAJobsCreated" in set(tl.events.reason)
+        else:
+            assert "KEDAScaleTargetActivated" in set(tl.events.reason)
+    finally:
+        b.reset()
+        b.close()

@@ -110,7 +110,7 @@ WRONG = [
     # 07: jobs per worker, the worker cap, the cooldown (cost, then zero), a slow poll
     ("queue-drain", "big-list-length", ('listLength: "100"', 'listLength: "1000"'),
      ["asked for only", "listLength is 1000"]),
-    ("queue-drain", "worker-cap", ("maxReplicaCount: 20", "maxReplicaCount: 2"),
+    ("queue-drain", "worker-cap", ("maxReplicaCount: 10", "maxReplicaCount: 2"),
      ["spec.maxReplicaCount (2)"]),
     ("queue-drain", "default-cooldown", ("cooldownPeriod: 60", "cooldownPeriod: 300"),
      ["Too expensive", "cooldownPeriod (300 s here)", "yours is 300 s"]),

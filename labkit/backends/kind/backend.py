@@ -6,6 +6,11 @@
 - ``load(profile)`` sets the locust profile; ``run(duration)`` drives locust through kind's
   127.0.0.1 port mapping (:func:`.kubectl.load_url`) in a background thread while polling the
   API about once a second into the Timeline (:mod:`.observe`);
+- the queue variants: the list length and the oldest job's age come from the enqueue API's
+  ``GET /queue`` (Redis ``LLEN``) through the API server's pod proxy; a ScaledJob's Jobs and
+  their pods are what scales. With an asynchronous load ``rps`` counts finished jobs (the
+  ``done`` counter), while the latency columns stay locust's: the ``POST /jobs`` round trip
+  (the wait for a result is ``oldest_job_age``);
 - ``reset()`` removes the variant and clears the Timeline; ``close()`` stops locust.
 
 - ``apply(manifest)`` / ``delete(kind, name)``: ``kubectl apply --server-side`` / ``kubectl
@@ -76,6 +81,8 @@ class KindBackend:
         self._seen_events: set = set()
         self._conditions: dict = {}
         self._metrics_problem: str | None = None
+        self._queue_problem: str | None = None
+        self._last_done: tuple[float, float] | None = None
         live.register(self)
 
     # -- the API ---------------------------------------------------------------------------------
@@ -101,7 +108,8 @@ class KindBackend:
         self.recorder.clear()
         self.recorder.meta.update({"variant": var.name})
         self._t0 = None
-        self._metrics_problem = None
+        self._metrics_problem = self._queue_problem = None
+        self._last_done = None
         if self.show_kubectl and var.name in v.VARIANT_PROFILE:
             print("labkit: deployed; the kubectl equivalent: "
                   + " && ".join(self.kubectl(var.name)[:2]))
@@ -196,6 +204,8 @@ class KindBackend:
             if spec.pod_selector else []
         spec_replicas, _ = observe.deployment_replicas(deploy)
         reading, obj = observe.Reading(None), f"Deployment/{spec.deployment}"
+        queue = self._queue_stats(spec.queue_api, now) if spec.queue_api else None
+        replicas = None
         if spec.autoscaler == "hpa":
             reading = observe.hpa_reading(api.get("autoscaling/v2", "HorizontalPodAutoscaler",
                                                   spec.hpa, ns))
@@ -206,13 +216,21 @@ class KindBackend:
             hpa = api.get("autoscaling/v2", "HorizontalPodAutoscaler", hpa_name, ns)
             reading = observe.scaled_object_reading(so, hpa, spec_replicas)
             obj = f"HorizontalPodAutoscaler/{hpa_name}"
+        elif spec.autoscaler == "scaledjob":
+            sj = api.get("keda.sh/v1alpha1", "ScaledJob", spec.scaled_job, ns)
+            jobs = api.list("batch/v1", "Job", ns, label_selector=spec.pod_selector)
+            replicas = observe.job_replicas(jobs, pods)
+            reading = observe.scaled_job_reading(sj, queue.get("length") if queue else None)
+            obj = f"ScaledJob/{spec.scaled_job}"
         elif spec.autoscaler == "kpa" and spec.deployment:
             rev = spec.deployment.removesuffix("-deployment")
             pa = api.get("autoscaling.internal.knative.dev/v1alpha1", "PodAutoscaler", rev, ns)
             reading = observe.pa_reading(pa, self._kpa_metrics(rev))
             obj = f"PodAutoscaler/{rev}"
         row = observe.sample_row(now, deployment=deploy, pods=pods, reading=reading,
-                                 load=self._stats)
+                                 load=self._stats, queue=queue, replicas=replicas)
+        if queue is not None and self.profile is not None and self.profile.mode == "async":
+            row["rps"] = self._jobs_done_rate(now, queue)
         self.recorder.add_sample(row)
         for ev in observe.condition_events(self._conditions, reading.conditions, obj, now):
             self.recorder.add_event(ev["time"], ev["object"], ev["reason"], ev["message"],
@@ -224,6 +242,44 @@ class KindBackend:
             self.recorder.add_event(ev["time"], ev["object"], ev["reason"], ev["message"],
                                     ev["type"])
         return row
+
+    def _jobs_done_rate(self, now: float, queue: dict) -> float:
+        """Jobs finished per second since the last poll (the ``done`` counter of GET /queue):
+        for an asynchronous load, ``rps`` counts results, as on the twin, not the 202s."""
+        done = float(queue.get("done") or 0) + float(queue.get("failed") or 0)
+        last, self._last_done = self._last_done, (now, done)
+        if last is None or now <= last[0]:
+            return 0.0
+        return max(0.0, done - last[1]) / (now - last[0])
+
+    def _queue_stats(self, deployment: str, now: float) -> dict | None:
+        """The enqueue API's ``GET /queue`` (app/main.py: Redis ``LLEN`` of the list, the
+        oldest waiting job's age, counters), read through the API server's pod proxy.
+
+        When it cannot be read, one Warning event says why, and the row has no queue values.
+        """
+        try:
+            d_obj = self.api.get("apps/v1", "Deployment", deployment, self.namespace)
+            labels = (((d_obj or {}).get("spec") or {}).get("selector") or {}).get(
+                "matchLabels") or {}
+            selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            pods = [p for p in self.api.list("v1", "Pod", self.namespace,
+                                             label_selector=selector)
+                    if observe.pod_is_ready(p)] if selector else []
+            if not pods:
+                raise BackendError(f"no ready pod of Deployment/{deployment}")
+            body = self.api.pod_proxy(self.namespace, pods[0]["metadata"]["name"],
+                                      v.APP_CONTAINER_PORT, "queue")
+            stats = observe.queue_stats(body)
+            self._queue_problem = None
+            return stats
+        except BackendError as e:
+            if self._queue_problem is None:
+                self.recorder.add_event(
+                    now, f"Deployment/{deployment}", "QueueStatsUnavailable",
+                    f"the queue length cannot be read from GET /queue: {e}", "Warning")
+            self._queue_problem = str(e)
+            return None
 
     def _kpa_metrics(self, revision: str) -> dict[str, float]:
         """The Knative autoscaler's view (panic mode, concurrency) via the API server's pod

@@ -17,6 +17,7 @@ then ``kubectl wait``, and ``kubectl delete -l labkit.dev/owner=<you> ... --wait
 from __future__ import annotations
 
 import copy
+import dataclasses
 import getpass
 import os
 import re
@@ -71,6 +72,11 @@ def stamp(doc: Mapping[str, Any], owner: str) -> dict:
     # labels reach the pods, so removal can wait for exactly this owner's pods.
     if isinstance(template, dict) and out.get("kind") in ("Deployment", "Service"):
         template.setdefault("metadata", {}).setdefault("labels", {})[OWNER_LABEL] = owner
+    # A KEDA ScaledJob's Jobs copy its labels and their pods its jobTargetRef's template
+    # (kedacore/keda v2.20.2 pkg/scaling/executor/scale_jobs.go generateJobs).
+    job_template = ((out.get("spec") or {}).get("jobTargetRef") or {}).get("template")
+    if isinstance(job_template, dict) and out.get("kind") == "ScaledJob":
+        job_template.setdefault("metadata", {}).setdefault("labels", {})[OWNER_LABEL] = owner
     return out
 
 #: Which add-on profile provides each API group (for "run labkit up --profile X" hints).
@@ -82,6 +88,8 @@ SWEEP_KINDS: tuple[tuple[str, str], ...] = (
     ("serving.kserve.io/v1beta1", "InferenceService"),
     ("serving.knative.dev/v1", "Service"),
     ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "ScaledJob"),
+    ("batch/v1", "Job"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("apps/v1", "Deployment"),
     ("v1", "Service"),
@@ -247,6 +255,8 @@ class WatchSpec:
     scaled_object: str | None = None
     knative_service: str | None = None  #: the Knative Service whose latest revision scales
     inference_service: str | None = None
+    scaled_job: str | None = None    #: a KEDA ScaledJob: its Jobs are what scales
+    queue_api: str | None = None     #: the Deployment serving GET /queue (queue variants)
 
 
 def watch_spec(variant: Variant, namespace: str = "default") -> WatchSpec:
@@ -260,12 +270,18 @@ def watch_spec(variant: Variant, namespace: str = "default") -> WatchSpec:
     if knative:
         return WatchSpec(variant.name, namespace, "kpa", None, "",
                          knative_service=knative[0].name)
+    queue_api = _queue_api(variant)
+    if "ScaledJob" in kinds:
+        sj = variant.get("ScaledJob")
+        return WatchSpec(variant.name, namespace, "scaledjob", None,
+                         f"{SCALED_JOB_LABEL}={sj.name}", scaled_job=sj.name,
+                         queue_api=queue_api)
     if "ScaledObject" in kinds:
         so = variant.get("ScaledObject")
         target = so.doc["spec"]["scaleTargetRef"]["name"]
         return WatchSpec(variant.name, namespace, "keda", target,
                          _selector(variant, target), hpa=f"keda-hpa-{so.name}",
-                         scaled_object=so.name)
+                         scaled_object=so.name, queue_api=queue_api)
     if "HorizontalPodAutoscaler" in kinds:
         hpa = variant.get("HorizontalPodAutoscaler")
         target = hpa.doc["spec"]["scaleTargetRef"]["name"]
@@ -275,6 +291,22 @@ def watch_spec(variant: Variant, namespace: str = "default") -> WatchSpec:
     name = deploys[0].name if deploys else None
     return WatchSpec(variant.name, namespace, "none", name,
                      _selector(variant, name) if name else "")
+
+
+#: The label KEDA puts on a ScaledJob's Jobs and on their pod template (kedacore/keda v2.20.2
+#: pkg/scaling/executor/scale_jobs.go generateJobs).
+SCALED_JOB_LABEL = "scaledjob.keda.sh/name"
+
+
+def _queue_api(variant: Variant) -> str | None:
+    """The Deployment of the enqueue API (``APP_REDIS_URL`` set, not a worker), if any."""
+    for d in variant.of_kind("Deployment"):
+        for c in (((d.doc.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
+                "containers") or []:
+            env = {e.get("name") for e in c.get("env") or []}
+            if "APP_REDIS_URL" in env and "app.worker" not in (c.get("command") or []):
+                return d.name
+    return None
 
 
 def _selector(variant: Variant, deployment: str) -> str:
@@ -297,9 +329,9 @@ def resolve(spec: WatchSpec, api: ClusterApi) -> WatchSpec:
                                    spec.namespace))
     if not rev:
         return spec
-    return WatchSpec(spec.variant, spec.namespace, spec.autoscaler, f"{rev}-deployment",
-                     f"serving.knative.dev/revision={rev}", None, None, spec.knative_service,
-                     spec.inference_service)
+    return dataclasses.replace(spec, deployment=f"{rev}-deployment",
+                               pod_selector=f"serving.knative.dev/revision={rev}",
+                               hpa=None, scaled_object=None)
 
 
 # -- apply, wait, remove ---------------------------------------------------------------------------
@@ -379,11 +411,11 @@ def object_ready(obj: Mapping[str, Any] | None) -> tuple[bool, str]:
         spec, ready = observe.deployment_replicas(obj)
         return ready >= spec, f"{ready}/{spec} replicas ready"
     conds = observe.conditions(obj)
-    if kind in ("Service", "InferenceService", "ScaledObject") and conds:
+    if kind in ("Service", "InferenceService", "ScaledObject", "ScaledJob") and conds:
         c = conds.get("Ready", {})
         return c.get("status") == "True", f"Ready={c.get('status', 'Unknown')} " \
                                           f"{c.get('reason', '')} {c.get('message', '')}".strip()
-    if kind in ("Service", "InferenceService", "ScaledObject"):
+    if kind in ("Service", "InferenceService", "ScaledObject", "ScaledJob"):
         # Core Services have no conditions: ready once they exist. CRDs: wait for status.
         return obj.get("apiVersion") == "v1", "no status yet"
     return True, ""

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
+from ...autoscalers.keda_scaledjob import queue_length_and_max_value, scaled_job_from_manifest
+
 NAN = float("nan")
 
 
@@ -92,6 +94,23 @@ def pending_pods(pods: Iterable[Mapping[str, Any]]) -> int:
 
 def ready_pods(pods: Iterable[Mapping[str, Any]]) -> int:
     return sum(1 for p in pods if pod_is_ready(p))
+
+
+def job_finished(job: Mapping[str, Any]) -> str | None:
+    """``Complete`` or ``Failed`` when a batch/v1 Job has that condition True, else None."""
+    for kind in ("Complete", "Failed"):
+        if conditions(job).get(kind, {}).get("status") == "True":
+            return kind
+    return None
+
+
+def job_replicas(jobs: Iterable[Mapping[str, Any]],
+                 pods: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+    """(Jobs still running, their pods Running and Ready) for a ScaledJob's Jobs: the
+    queue-jobs variant's ``spec_replicas`` and ``ready_replicas``."""
+    active = sum(1 for j in jobs if not job_finished(j)
+                 and not (j.get("metadata") or {}).get("deletionTimestamp"))
+    return active, ready_pods(pods)
 
 
 # -- autoscalers -----------------------------------------------------------------------------------
@@ -199,6 +218,41 @@ def scaled_object_reading(so: Mapping[str, Any] | None, hpa: Mapping[str, Any] |
     if so and not active and spec_replicas == 0:
         desired = 0
     return Reading(desired, h.metric_name, h.metric_value, h.metric_target, False, conds)
+
+
+def queue_stats(body: str) -> dict[str, Any]:
+    """The enqueue API's ``GET /queue`` JSON (app/jobs.py ``QueueStats``): ``length`` (what
+    KEDA's redis trigger reads), ``oldest_age_s``, ``processing``, ``done``, ...; a
+    BackendError when the body is not that."""
+    import json
+
+    from ...errors import BackendError
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        raise BackendError(f"GET /queue did not answer JSON: {str(body)[:80]!r}") from None
+    if not isinstance(data, dict) or "length" not in data:
+        raise BackendError(f"GET /queue answered without a length: {str(body)[:80]!r}")
+    return data
+
+
+def scaled_job_reading(sj: Mapping[str, Any] | None, queue_length: float | None) -> Reading:
+    """A KEDA ScaledJob on one redis trigger, with the list's length read from the app.
+
+    KEDA writes no replica recommendation into a ScaledJob's status, so ``desired`` is what
+    its poll computes from the same number: ``ceil(LLEN / listLength)`` Jobs, at most
+    ``maxReplicaCount`` (labkit.autoscalers.keda_scaledjob, KEDA v2.20.2).
+    """
+    if not sj:
+        return Reading(None)
+    spec = scaled_job_from_manifest(sj)
+    trig = spec.triggers[0]
+    conds = {f"{ref(sj)}#{k}": c for k, c in conditions(sj).items()}
+    name = f"{trig.metadata.get('listName', trig.metric_name)} list length"
+    if queue_length is None:
+        return Reading(None, name, NAN, trig.target, False, conds)
+    _, wanted, _ = queue_length_and_max_value([queue_length], [trig.target], spec.max_replicas())
+    return Reading(math.ceil(wanted), name, float(queue_length), trig.target, False, conds)
 
 
 _PROM_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+([^\s]+)")
@@ -346,11 +400,14 @@ def condition_events(previous: Mapping[str, Mapping[str, str]],
 def sample_row(time: float, *, deployment: Mapping[str, Any] | None,
                pods: Sequence[Mapping[str, Any]], reading: Reading,
                load: Mapping[str, Any] | None = None,
-               queue: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               queue: Mapping[str, Any] | None = None,
+               replicas: tuple[int, int] | None = None) -> dict[str, Any]:
     """One Timeline row from one poll; ``load`` is the latest row of :func:`labkit.loadgen.drive`
     (users, rps, latency_p50/p95/p99, errors) or None when no load runs; ``queue`` the enqueue
-    API's ``GET /queue`` (``length``, ``oldest_age_s``) for the queue variants, else None."""
-    spec, ready = deployment_replicas(deployment)
+    API's ``GET /queue`` (``length``, ``oldest_age_s``) for the queue variants, else None;
+    ``replicas`` (spec, ready) when the scaled things are not a Deployment (a ScaledJob's
+    Jobs, :func:`job_replicas`)."""
+    spec, ready = replicas if replicas is not None else deployment_replicas(deployment)
     desired = reading.desired_replicas if reading.desired_replicas is not None else spec
     load = load or {}
     return {
@@ -362,7 +419,7 @@ def sample_row(time: float, *, deployment: Mapping[str, Any] | None,
         "latency_p99": _num(load.get("latency_p99")),
         "errors": int(load.get("errors") or 0),
         "spec_replicas": spec,
-        "ready_replicas": ready if deployment else ready_pods(pods),
+        "ready_replicas": ready if deployment or replicas is not None else ready_pods(pods),
         "pending_pods": pending_pods(pods),
         "desired_replicas": desired,
         "metric_name": reading.metric_name,

@@ -65,7 +65,8 @@ KIND_BINARY_URL = f"https://kind.sigs.k8s.io/dl/{KIND_VERSION}/kind-linux-amd64"
 KUBECTL_BINARY_URL = f"https://dl.k8s.io/release/{KUBECTL_VERSION}/bin/linux/amd64/kubectl"
 
 #: Host ports (127.0.0.1) the kind config maps into the node.
-APP_NODE_PORT = 30080        # Service app-fastapi (hpa-v1, hpa-v2)
+APP_NODE_PORT = 30080        # Service app-fastapi (hpa-v1, hpa-v2; the enqueue API of queue*)
+APP_CONTAINER_PORT = 8080    # the app's containerPort "http" (manifests/base, queue-base)
 GATEWAY_NODE_PORT = 30081    # Service app-gateway (keda)
 KOURIER_NODE_PORT = 31080    # Kourier's HTTP listener (knative, kserve)
 LAB_PORT = 8888              # JupyterLab (labkit lab)
@@ -121,6 +122,9 @@ MAX_APP_PODS = 10
 QUEUE_PROXY_CPU_M = 25
 #: The KEDA variant's gateway (manifests/keda/gateway.yaml: 100m / 128Mi).
 KEDA_GATEWAY_REQUESTS = (100, 128)
+#: The queue variants' Redis (manifests/queue-base/redis.yaml: 50m / 64Mi); beside it the
+#: enqueue API (an app pod) and up to 10 workers or Jobs (app pods too).
+REDIS_REQUESTS = (50, 64)
 
 
 def _variant_peak(profile: str) -> tuple[int, int]:
@@ -132,6 +136,8 @@ def _variant_peak(profile: str) -> tuple[int, int]:
     if "keda" in PROFILES[profile]:
         peaks.append((MAX_APP_PODS * cpu + KEDA_GATEWAY_REQUESTS[0],
                       MAX_APP_PODS * mem + KEDA_GATEWAY_REQUESTS[1]))
+        peaks.append(((MAX_APP_PODS + 1) * cpu + REDIS_REQUESTS[0],      # queue, queue-jobs
+                      (MAX_APP_PODS + 1) * mem + REDIS_REQUESTS[1]))
     return max(p[0] for p in peaks), max(p[1] for p in peaks)
 
 
@@ -156,6 +162,7 @@ REQUIREMENTS: dict[str, Requirement] = {p: requirement(p) for p in PROFILES}
 #: Which add-on profile each variant needs.
 VARIANT_PROFILE: dict[str, str] = {
     "hpa-v1": "hpa", "hpa-v2": "hpa", "knative": "knative", "kserve": "kserve", "keda": "keda",
+    "queue": "keda", "queue-jobs": "keda",
 }
 
 
