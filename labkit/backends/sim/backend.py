@@ -15,6 +15,7 @@ from ...timeline import Timeline, TimelineRecorder
 from ..objects import documents
 from .apply import ObjectStore
 from .params import TwinParams, load_params
+from .series import MetricSeries, SeriesLike
 from .world import World
 
 
@@ -42,6 +43,8 @@ class SimBackend:
         self.profile: LoadProfile | None = None
         self.recorder = TimelineRecorder({"backend": self.name})
         self.objects: ObjectStore | None = None
+        #: Metric series set with set_metric (kept across deploys, like a cluster's adapter).
+        self.series = MetricSeries(origin=lambda: self.recorder.origin)
         self._running = threading.Lock()            # held by run() while the clock advances
         self._pending: queue.Queue = queue.Queue()  # edits from other threads during a run
 
@@ -56,6 +59,7 @@ class SimBackend:
                            hpa_config=self.hpa_config)
         self.variant = v
         self.objects = ObjectStore(self.world, [o.doc for o in v.objects])
+        self.world.metrics.series = self.series
         # Like the kind backend, deploying waits for the rollout; the Timeline starts after it.
         self.recorder.meta["rollout_seconds"] = self.world.settle()
         self.recorder.meta.update(_bounds(self.world))
@@ -109,6 +113,9 @@ class SimBackend:
         if self.world is None or self.objects is None:
             raise BackendError("nothing is deployed on the twin; deploy a variant before "
                                "applying or deleting objects")
+        return self._now_or_idle(change)
+
+    def _now_or_idle(self, change: Callable[[], Any]) -> Any:
         if self._running.acquire(blocking=False):
             try:
                 return change()
@@ -148,6 +155,17 @@ class SimBackend:
 
     def timeline(self) -> Timeline:
         return self.recorder.snapshot()
+
+    def set_metric(self, name: str, series: SeriesLike | None, *,
+                   source: str = "External") -> None:
+        """Serve a metric the way an adapter would (twin only; see :mod:`.series`).
+
+        ``series``: a number, a function of Timeline time, or ``[(t, value), ...]`` steps;
+        None removes it. ``source``: ``External`` (also what a KEDA ``prometheus`` trigger
+        whose ``query`` is ``name`` reads), ``Pods`` (each running pod reports the value) or
+        ``Object``. On a cluster the same numbers come from Prometheus and an adapter.
+        """
+        self._now_or_idle(lambda: self.series.set(name, series, source))
 
     #: Faults a lab can inject: what breaks, in the words of the troubleshooting notebook.
     FAULTS = {"metrics-server": "metrics-server stops serving pod metrics (uninstalled/crashing)",

@@ -9,7 +9,9 @@
   (``in_flight``: requests held + at the pods; ``pending``: held; ``rps_1m``; ``requests_total``),
   ``cron`` uses the simulated wall clock (``epoch`` + simulated seconds), ``redis`` reads the
   length of the list ``listName`` in the twin's Redis (:mod:`.jobqueue`; 0 when no such list
-  exists, as LLEN of a missing key), ``cpu``/``memory`` become Resource metrics of the HPA.
+  exists, as LLEN of a missing key), ``prometheus`` reads the series its ``query`` names (set
+  with ``SimBackend.set_metric``, :mod:`.series`), ``cpu``/``memory`` become Resource metrics
+  of the HPA.
 
 Simplifies: the adapter serves live values (``useCachedMetrics`` is not modelled); the
 operator's first poll comes one millisecond after the ScaledObject is created.
@@ -28,7 +30,8 @@ from ...autoscalers.hpa_spec import hpa_spec_from_manifest
 from ...autoscalers.keda import (ScaledObjectSpec, generated_hpa_manifest, hpa_metric_value,
                                  new_keda_state, poll, scaled_object_from_manifest)
 from ...autoscalers.keda_reconciler import finalize_scaled_object, reconcile_scaled_object
-from ...autoscalers.keda_triggers import Trigger, metrics_api_value, trigger_result
+from ...autoscalers.keda_triggers import (Trigger, metrics_api_value, prometheus_value,
+                                          trigger_result)
 from ...errors import ManifestError
 from .clock import CONTROLLER
 
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
 
 #: 2026-01-05 09:00 UTC, a Monday morning: simulated time 0 for cron triggers.
 DEFAULT_EPOCH = 1767603600.0
-SUPPORTED = ("metrics-api", "cron", "redis", "cpu", "memory")
+SUPPORTED = ("metrics-api", "cron", "redis", "prometheus", "cpu", "memory")
 
 
 class GatewayStats:
@@ -188,6 +191,15 @@ class KEDALoop:
         if trigger.type == "redis":
             return trigger_result(trigger, value=self.world.queue_length(
                 trigger.metadata.get("listName", "")))
+        if trigger.type == "prometheus":   # the query names a series (set_metric)
+            series = self.world.metrics.series
+            samples = series.prometheus(trigger.metadata["query"], now) if series else []
+            ignore = str(trigger.metadata.get("ignoreNullValues", "true")).lower() != "false"
+            try:
+                value = prometheus_value(samples, ignore_null_values=ignore)
+            except ValueError as e:
+                return trigger_result(trigger, error=str(e))
+            return trigger_result(trigger, value=value)
         value = metrics_api_value(self.gateway.body(), trigger.metadata["valueLocation"])
         return trigger_result(trigger, value=value)
 
@@ -238,11 +250,16 @@ class KEDALoop:
             value = metrics_api_value(self.gateway.body(), trig.metadata["valueLocation"])
         elif trig.type == "redis":
             value = float(self.world.queue_length(trig.metadata.get("listName", "")))
+        elif trig.type == "prometheus" and self.world.metrics.series is not None:
+            found = self.world.metrics.series.prometheus(trig.metadata["query"],
+                                                         self.world.clock.now)
+            value = found[0] if found else 0.0
         else:
             value = float("nan")
         per_pod = trig.metric_type == "AverageValue"
         n = max(self.target.spec_replicas, 1)
         what = f"{trig.metadata['listName']} list length" if trig.type == "redis" else \
+            trig.metadata.get("query") if trig.type == "prometheus" else \
             trig.metadata.get("valueLocation", trig.metric_name)
         label = what + (" (per pod)" if per_pod else "")
         return (label, value / n if per_pod else value, trig.target)

@@ -7,7 +7,8 @@ younger than one resolution but at least 10 s old uses its start time (0 CPU) as
 point. Memory is the working set at the last scrape. So the CPU the HPA sees is an average over
 the previous ~15 s, already up to ~15 s old when it reads it.
 
-External metrics (KEDA's metrics adapter) are functions registered by name.
+External metrics (KEDA's metrics adapter) are functions registered by name; series a learner
+sets (:mod:`.series`) answer External, Pods and Object metrics as a metrics adapter would.
 
 Simplifies: one scrape for all pods at the same instant; the kubelet's own 10 s cAdvisor
 housekeeping is folded into the resolution.
@@ -20,6 +21,7 @@ from typing import Callable, Mapping, Sequence
 from ...autoscalers.hpa import MetricError, PodMetric, PodSample
 from .clock import SCRAPE, Clock
 from .pods import Pod, Workload
+from .series import MetricSeries, milli
 
 MIN_CONTAINER_AGE = 10.0
 
@@ -80,24 +82,45 @@ class MetricsAPI:
     def __init__(self, server: MetricsServer, pods: Callable[[Mapping[str, str]], list[Pod]]):
         self.server, self.pods = server, pods
         self.external: dict[str, Callable[[], Sequence[int]]] = {}
+        #: Series a learner set (:mod:`.series`), served as a metrics adapter would.
+        self.series: MetricSeries | None = None
+
+    def _series(self, source: str, name: str) -> float | None:
+        if self.series is None or not self.series.has(source, name):
+            return None
+        return self.series.value(source, name, self.server.clock.now)
 
     def resource_metrics(self, resource: str, selector: Mapping[str, str]) -> Sequence[PodMetric]:
         names = {p.name for p in self.pods(selector)}
         return [m for n, m in self.server.pod_metrics.items() if n in names]
 
     def pods_metric(self, name: str, selector: Mapping[str, str]) -> Sequence[PodSample]:
-        raise MetricError("FailedGetPodsMetric",
-                          f"unable to get metric {name}: no custom metrics API is installed in "
-                          "the twin (as on a kind cluster without prometheus-adapter)")
+        value = self._series("Pods", name)
+        if value is None:
+            raise MetricError("FailedGetPodsMetric",
+                              f"unable to get metric {name}: no custom metrics API is installed "
+                              "in the twin (as on a kind cluster without prometheus-adapter); "
+                              "set one with set_metric(name, series, source='Pods')")
+        now = self.server.clock.now
+        return [PodSample(p.name, milli(value), now, 60.0) for p in self.pods(selector)
+                if p.start_time is not None and not p.deleting]
 
     def object_metric(self, name: str, described_object: Mapping, selector) -> int:
-        raise MetricError("FailedGetObjectMetric",
-                          f"unable to get metric {name}: no custom metrics API is installed")
+        value = self._series("Object", name)
+        if value is None:
+            raise MetricError("FailedGetObjectMetric",
+                              f"unable to get metric {name}: no custom metrics API is installed "
+                              "in the twin; set one with set_metric(name, series, "
+                              "source='Object')")
+        return milli(value)
 
     def external_metric(self, name: str, selector: Mapping | None) -> Sequence[int]:
         source = self.external.get(name)
-        if source is None:
+        if source is not None:
+            return source()
+        value = self._series("External", name)
+        if value is None:
             raise MetricError("FailedGetExternalMetric",
                               f"unable to get external metric {name}: no metrics returned from "
                               "external metrics API")
-        return source()
+        return [milli(value)]
