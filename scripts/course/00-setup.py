@@ -13,6 +13,7 @@
 # 3. Pick a backend: a real kind cluster, or the embedded twin.
 # 4. Deploy the app and send it its first requests.
 # 5. Read a Timeline, the table every plot and check in the course is made from.
+# 6. Load-test one pod with a ramp: the capacity every target is derived from.
 #
 # ## Prerequisites
 #
@@ -22,7 +23,7 @@
 # | What a Pod, Deployment and Service are | Helpful | one line each below |
 # | Docker and kind | Helpful | only for the real-cluster path |
 #
-# **Time to learn:** 15 minutes.
+# **Time to learn:** 20 minutes.
 
 # %% [markdown]
 # ## Imports and parameters
@@ -117,11 +118,14 @@ variant = b.deploy("base")
 
 # %% [markdown]
 # A new pod is not ready at once: it is scheduled, its container starts, the model loads,
-# and only then does its readiness probe pass. Requests sent before that fail, so we wait
-# the way `kubectl rollout status` does: let 20 seconds pass.
+# and only then does its readiness probe pass. Requests sent before that fail, so `deploy`
+# waits the way `kubectl rollout status` does, and the Timeline starts after the rollout:
+# at t = 0 the pod is already Ready.
 
 # %%
-b.run(20, speed=speed).samples[["time", "spec_replicas", "ready_replicas"]].iloc[::4]
+rollout = b.timeline()
+print(f"the rollout took {rollout.meta.get('rollout_seconds', 0):.0f} s")
+rollout.samples[["time", "spec_replicas", "ready_replicas"]].head(3)
 
 # %% [markdown]
 # ## First requests
@@ -170,6 +174,48 @@ if live.widget_frontend():
     live.panel(backend, variant="base", profile="constant", users=5, duration=duration)
 
 # %% [markdown]
+# ## Load testing: what does one pod serve?
+#
+# Every autoscaling target in this course comes from one number: how much load one pod
+# serves within the SLO (p95 under 500 ms). You measure it with a **ramp**: add users
+# slowly to a single pod until the latency breaks. On a cluster that is locust, headless,
+# through the Service (the kind config publishes it on 127.0.0.1:30080):
+#
+# ```bash
+# locust -f app/locustfile.py --headless -H http://127.0.0.1:30080 \
+#        --users 120 --spawn-rate 0.5 --run-time 4m --csv ramp
+# ```
+#
+# Each locust user is *closed-loop*: it sends a request, waits for the answer, thinks 1–5 s,
+# and sends the next. So users are not requests per second: when the pod slows down, the
+# same users send less. Locust reports requests per second, failures and latency
+# percentiles (in `ramp_stats_history.csv`, one row per second). Never load-test through
+# `kubectl port-forward`: it tunnels every connection to *one* pod, so new replicas get
+# nothing (notebook 06 shows what that does to an HPA). The same ramp on this backend:
+
+# %%
+start = b.now
+b.load(profile("ramp", start_users=0, end_users=120, ramp_seconds=240, duration=260))
+ramp = b.run(260, speed=speed).between(start, start + 259).samples
+per10 = ramp.assign(window=((ramp.time - start) // 10 * 10).astype(int)).groupby("window")
+steps = per10.agg(users=("users", "mean"), rps=("rps", "mean"), p95_ms=("latency_p95", "median"))
+steps.round(1).iloc[2::2]
+
+# %%
+within_slo = steps[steps.p95_ms <= 500]
+one_pod_rps = float(within_slo.rps.max())
+saturated_rps = float(steps.rps.tail(8).mean())
+print(f"one pod: about {one_pod_rps:.0f} rps within the SLO (at ~{within_slo.users.max():.0f} "
+      f"users); it saturates near {saturated_rps:.0f} rps, and past that only the queue grows")
+
+# %% [markdown]
+# Past the knee the pod does not serve more, it only makes everyone wait: p95 grows by
+# seconds while the requests per second stay flat. That is the number every target in the
+# course is derived from: a CPU target that adds a pod before ~15 rps per pod, a Knative
+# concurrency target that fits what one pod holds in flight at that rate (notebook 03), a
+# KEDA target in requests per pod.
+
+# %% [markdown]
 # ## What you would type
 #
 # Every labkit call has a terminal twin. For each variant labkit can list them:
@@ -211,12 +257,16 @@ print("\n".join(kubectl_equivalents("hpa-v1")))
 # %% [markdown]
 # ## Verification
 #
-# This cell checks what the notebook showed: one pod was ready within the 20 s we waited,
-# and it then served the single user well under a 500 ms p95 without errors.
+# This cell checks what the notebook showed: the pod was Ready when the Timeline began, it
+# served the single user well under a 500 ms p95 without errors, and the ramp found one
+# pod's capacity: within the SLO up to somewhere between 10 and 20 rps, saturated near 20.
 
 # %% tags=["verification"]
 checks.require(
-    checks.reached(tl, 1, within=20, after=0),
+    checks.reached(tl, 1, within=0, after=0),
     checks.p95_below(tl, 500, after=20),
     checks.no_errors(tl),
+    checks.Check("one pod serves 10-20 rps within the SLO and saturates near 20 rps",
+                 10 <= one_pod_rps <= 20 and 15 <= saturated_rps <= 25,
+                 f"{one_pod_rps:.1f} rps within the SLO, {saturated_rps:.1f} rps saturated"),
 )

@@ -90,14 +90,39 @@ print("\n".join(kubectl_equivalents("keda")))
 # between.
 
 # %%
-tl.events[tl.events.reason.isin(["KEDAScaleTargetActivated", "KEDAScaleTargetDeactivated",
-                                 "SuccessfulRescale"])][["time", "object", "reason", "message"]]
+who = tl.events[tl.events.reason.isin(["KEDAScaleTargetActivated", "KEDAScaleTargetDeactivated",
+                                       "SuccessfulRescale"])]
+for e in who.itertuples():
+    print(f"t={e.time:4.0f} s  {e.object.split('/')[-1]:<21} {e.reason}: {e.message}")
+
+# %% [markdown]
+# Some of the HPA's scale-*ups* say `reason: All metrics below target`. That is not a bug of
+# the twin: upstream writes the reason from the metric's *raw* proposal compared with the
+# current count, before the stabilization window and the rate limit (notebook 01). KEDA's
+# HPA has no `behavior`, so it uses the legacy rule: the window keeps the highest proposal of
+# the last five minutes, and the `max(2 × current, 4)` limit lets the count climb towards it
+# in steps. When the pods started during the cold start come up, the in-flight count per pod
+# drops below the target, so the raw proposal is below the current count (hence the
+# reason), while the remembered peak still pulls the count up.
+
+# %%
+rescales = tl.events_with("SuccessfulRescale")
+sizes = rescales.message.str.extract(r"New size: (\d+)")[0].astype(int)
+ups_below = [(float(t), int(n)) for t, n, before, m in
+             zip(rescales.time, sizes, [0, *sizes[:-1]], rescales.message)
+             if n > before and m.endswith("All metrics below target")]
+ups_below
 
 # %% [markdown]
 # `kubectl get hpa keda-hpa-app-fastapi` shows `MINPODS 1` although the ScaledObject says
-# `minReplicaCount: 0`. That is by design: an HPA cannot hold a workload at zero by itself
-# (it needs pods to measure, and at 0 replicas it goes idle with `ScalingActive False`).
-# KEDA gives its HPA a minimum of 1 and takes care of zero on its own.
+# `minReplicaCount: 0`: KEDA gives its HPA your `minReplicaCount` when it is above 0, and 1
+# otherwise (`GetHPAMinReplicas` in kedacore/keda `apis/keda/v1alpha1/scaledobject_types.go`
+# at v2.20.2). The reason is the HPA's own rule, not the metric: an External metric like
+# this one does not need pods to be measured. In Kubernetes 1.36 an HPA may only have
+# `minReplicas: 0` with the `HPAScaleToZero` feature gate, which is alpha and off by default
+# (kubernetes/kubernetes `pkg/features/kube_features.go`; it turns beta and on in 1.37), and
+# an HPA whose target stands at 0 replicas does nothing (`ScalingActive False
+# ScalingDisabled`). So KEDA takes care of 0 ↔ 1 itself and leaves 1 ↔ N to its HPA.
 #
 # Notice also how long the app stayed at its peak after the burst: KEDA's HPA has no
 # `behavior` unless you give it one in `advanced.horizontalPodAutoscalerConfig`, so it
@@ -115,10 +140,12 @@ tl.events[tl.events.reason.isin(["KEDAScaleTargetActivated", "KEDAScaleTargetDea
 # <details><summary>Answers</summary>
 #
 # 1. `ceil(12 / 5) = 3`.
-# 2. The last active poll is at most 30 s after t = 100 s; zero comes at the first poll more
-#    than 300 s after that: about t = 430 s at the latest.
-# 3. The HPA cannot measure or decide at zero; KEDA handles 0 ↔ 1 itself and gives the HPA
-#    `max(1, minReplicaCount)`.
+# 2. The last *active* poll is the last one that still saw traffic, at or before t = 100 s.
+#    Zero comes at the first poll more than 300 s after it: by t = 100 + 300 + 30 = 430 s at
+#    the latest.
+# 3. In Kubernetes 1.36 an HPA cannot have `minReplicas: 0` (the `HPAScaleToZero` gate is
+#    alpha and off), and at 0 replicas it is disabled; KEDA handles 0 ↔ 1 itself and gives
+#    its HPA `minReplicaCount` if above 0, else 1.
 # </details>
 
 # %% [markdown]
@@ -213,6 +240,8 @@ result
 
 # %% tags=["verification"]
 checks.require(
+    checks.Check("a scale-up event that says 'All metrics below target'",
+                 len(ups_below) >= 1 or tl.meta.get("backend") != "sim", f"{ups_below}"),
     checks.reached(tl, 1, within=30, after=20),
     checks.reached(tl, 3, within=90, after=20),
     checks.event_seen(tl, "KEDAScaleTargetActivated"),

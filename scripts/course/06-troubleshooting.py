@@ -24,7 +24,7 @@
 # **Time to learn:** 40 minutes.
 
 # %%
-from labkit import checks, exercises, live, whatif
+from labkit import checks, exercises, kubectl_hpa, live, whatif
 from labkit.backends.sim import SimBackend
 from labkit.load import Spike, Step
 from labkit.manifests import load_variant
@@ -70,7 +70,8 @@ int(late.samples.spec_replicas.max()), late.samples.metric_value.max()
 # %%
 no_cpu = whatif.variant_with("hpa-v1", "Deployment", {CPU_REQUEST: None, CPU_LIMIT: None})
 broken = whatif.run(no_cpu, spike, duration, seed=seed)
-broken.events[["time", "type", "reason", "message"]].drop_duplicates("reason", keep="last")
+for e in broken.events.drop_duplicates("reason", keep="last").itertuples():
+    print(f"t={e.time:4.0f} s  {e.type:<8} {e.reason}: {e.message}")
 
 # %% [markdown]
 # `kubectl describe hpa app-fastapi` prints the same warning: `FailedGetResourceMetric ...
@@ -81,9 +82,9 @@ broken.events[["time", "type", "reason", "message"]].drop_duplicates("reason", k
 int(broken.samples.spec_replicas.max()), int(broken.samples.metric_value.notna().sum())
 
 # %% [markdown]
-# **Cause B:** metrics-server is missing (or cannot reach the kubelets: on kind it needs
+# **Cause B:** metrics-server is missing, or cannot reach the kubelets (on kind it needs
 # `--kubelet-insecure-tls`). `kubectl top pods` then fails too. On the twin we break it on
-# purpose (on kind: `kubectl -n kube-system delete deploy metrics-server`):
+# purpose: it keeps answering, with no pod metrics.
 
 # %%
 sim = SimBackend(seed=seed)
@@ -91,11 +92,19 @@ sim.deploy("hpa-v1")
 sim.load(spike)
 sim.inject_fault("metrics-server")
 no_metrics = sim.run(duration)
-no_metrics.events[["time", "reason", "message"]].drop_duplicates("reason", keep="last")
+for e in no_metrics.events.drop_duplicates("reason", keep="last").itertuples():
+    print(f"t={e.time:4.0f} s  {e.type:<8} {e.reason}: {e.message}")
 
 # %% [markdown]
-# The message differs from cause A: `no metrics returned from resource metrics API`
-# instead of `missing request for cpu`. That is how you tell them apart.
+# Read the words after `failed to get cpu utilization:`; they tell the causes apart. Cause A
+# says `missing request for cpu`. Here the metrics API answered, but with no pod metrics:
+# `no metrics returned from resource metrics API`. That is what a cluster prints when
+# metrics-server runs but cannot scrape the kubelets (the kind TLS case). If the
+# metrics-server Deployment is deleted instead, the API itself is unavailable, and the
+# message reads `unable to fetch metrics from resource metrics API: the server is currently
+# unable to handle the request (get pods.metrics.k8s.io)`: an error from the list call
+# versus an empty list (kubernetes/kubernetes
+# `pkg/controller/podautoscaler/metrics/client.go`, `GetResourceMetric`).
 
 # %% [markdown]
 # **Fix.** Set `resources.requests.cpu` on every container of the pod; check
@@ -128,20 +137,48 @@ projection
 # %% [markdown]
 # ## 3. Flapping: a 0 s scale-down window
 #
-# Load that wobbles around the threshold, with `stabilizationWindowSeconds: 0`, makes the
-# HPA remove pods on each dip and add them back on each bump.
+# Load that wobbles (5 and 60 users, every minute), a model that takes 30 s to load, and
+# `stabilizationWindowSeconds: 0`: the HPA removes pods on each dip and the next bump waits
+# for new ones to load (notebook 02 measures the cost).
 
 # %%
-wobble = Step(steps=tuple((t, 45 if (t // 45) % 2 else 20) for t in range(0, 600, 45)),
-              duration=600)
+wobble = Step(steps=tuple((t, 60 if (t // 60) % 2 else 5) for t in range(0, 600, 60)),
+              duration=600, spawn_rate=100)
+slow_model = whatif.variant_with("hpa-v2", "Deployment",
+                                 {"spec.template.spec.containers[0].env[2].value": "30"})
 zero_window = {"spec.behavior.scaleDown": {"stabilizationWindowSeconds": 0}}
-flap = whatif.run(whatif.variant_with("hpa-v2", "HorizontalPodAutoscaler", zero_window),
+flap = whatif.run(whatif.variant_with(slow_model, "HorizontalPodAutoscaler", zero_window),
                   wobble, 600, seed=seed)
 checks.reversals(flap), len(flap.events_with("SuccessfulRescale"))
 
 # %% [markdown]
 # **Fix.** Keep a scale-down window (the default 300 s), or at least longer than the period
 # of the wobble; `kubectl describe hpa` then reports `ScaleDownStabilized`.
+
+# %% [markdown]
+# ## 3b. "Max replicas hit": the HPA is at its ceiling
+#
+# **Symptom.** Latency is bad, the HPA shows `REPLICAS` equal to `MAXPODS`, and adding
+# load changes nothing. `kubectl describe hpa` says why in one condition. Here the course
+# HPA with `maxReplicas: 2` under the spike, stopped at t = 120 s:
+
+# %%
+capped = SimBackend(seed=seed)
+capped.deploy(whatif.variant_with("hpa-v1", "HorizontalPodAutoscaler", {"spec.maxReplicas": 2}))
+capped.load(spike)
+at_cap = capped.run(120)
+described = kubectl_hpa.describe_hpa(kubectl_hpa.twin_hpa_view(capped))
+print(described.split("Events:")[0])
+claims = [checks.flaps(flap, at_least=4),
+          checks.Check("max replicas hit: ScalingLimited True TooManyReplicas",
+                       "TooManyReplicas" in described, "in describe hpa"),
+          checks.p95_above(at_cap, 500, after=spike.start)]
+
+# %% [markdown]
+# `ScalingLimited True TooManyReplicas`: the metric wants more pods than `maxReplicas`
+# allows. **Fix.** Raise `maxReplicas` if the cluster (and your budget or quota) can hold
+# them, or make each pod serve more; and check `kubectl logs` of a busy pod for errors
+# before you buy more pods for a bug.
 
 # %% [markdown]
 # ## 4. Knative that never scales to zero
@@ -323,7 +360,7 @@ checks.require(
     checks.metric_unknown(no_metrics),
     checks.Check("port-forward: latency stays high with more pods", projection.attrs["stuck"],
                  projection.attrs["summary"]),
-    checks.flaps(flap, at_least=2),
+    claims,         # flapping and max-replicas-hit, computed next to their text above
     checks.stays_at_least(pinned, 1, after=20, column="ready_replicas"),
     checks.back_to(shipped, 0, within=180, after=100),
     checks.fights(fight, at_least=3),
