@@ -168,6 +168,13 @@ created[["time", "message"]]
 # [Redis Lists scaler](https://keda.sh/docs/2.20/scalers/redis-lists/).
 
 # %% [markdown]
+# **What the twin simplifies here.** One worker's speed comes from measuring the real
+# worker against a real Redis (44.6 jobs a second at one core, 22 at the manifests' 500m
+# limit). Jobs arrive exactly at the producers' rate (no randomness), a worker killed
+# mid-job is not simulated (the real app puts its job back after the lease; every job is
+# done once here), and a Job's pod never fails, so `backoffLimit` never acts.
+
+# %% [markdown]
 # ## Check your understanding
 #
 # 1. 450 jobs wait, `listLength: "100"`, `maxReplicaCount: 4`. How many workers?

@@ -173,3 +173,24 @@ def test_queue_jobs_default_strategy_subtracts_running_jobs_accurate_only_pendin
 def test_queue_columns_are_nan_for_synchronous_variants():
     _, tl = run("hpa-v2", Spike(peak_users=10, duration=30), 30)
     assert math.isnan(tl.samples.queue_length.iloc[-1])
+
+
+def test_pending_pod_conditions_count_a_job_pending_until_its_pod_has_them_all():
+    """scale_jobs.go getPendingJobCount: with pendingPodConditions a Job is pending while no
+    pod has every listed condition True; the twin's pods gain PodScheduled when bound and
+    Ready once the container runs."""
+    from labkit.autoscalers.keda_scaledjob import job_is_pending
+    wanted = ("Ready", "PodScheduled")
+    b = SimBackend()
+    b.deploy("queue-jobs")
+    b.load(Burst(jobs=300, start=0, length=3))
+    b.run(2.2)                                      # the first poll (t = 2 s) created Jobs
+    loop = b.world.autoscalers[0]
+    assert loop.jobs and all(job_is_pending(j.view(), wanted) for j in loop.jobs)
+    b.run(0.5)                                      # bound to a node, not started yet
+    assert all(j.pod.node is not None for j in loop.jobs)
+    assert all(job_is_pending(j.view(), wanted) for j in loop.jobs)
+    assert not any(job_is_pending(j.view(), ("PodScheduled",)) for j in loop.jobs)
+    b.run(5)                                        # containers running: not pending
+    running = [j for j in loop.jobs if j.pod.phase == "Running"]
+    assert running and not any(job_is_pending(j.view(), wanted) for j in running)

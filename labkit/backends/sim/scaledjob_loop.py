@@ -85,12 +85,23 @@ class SimJob:
         pod.app_ready_at = self.clock.now + self.params.startup_seconds
         pod.ready = True   # no readiness probe: Ready when the container runs
         pod.ready_transition_time = self.clock.now
+        # the kubelet's event (kubernetes/kubernetes pkg/kubelet/kuberuntime/
+        # kuberuntime_container.go startContainer: Normal, Started, "Started container <name>")
         self.loop.world.recorder.add_event(self.clock.now, f"Pod/{pod.name}", "Started",
                                            f"Started container {self.template.main.name}")
 
     def view(self) -> JobView:
-        phase = self.pod.phase
-        return JobView(self.name, self.finished, self.completion_time, (phase,))
+        """What KEDA reads of the Job and its pod, ``pendingPodConditions`` included: bound to
+        a node -> PodScheduled; container running (no probes here) -> Initialized,
+        ContainersReady and Ready as well."""
+        pod = self.pod
+        conds: set[str] = set()
+        if pod.node is not None:
+            conds.add("PodScheduled")
+        if pod.phase == "Running":
+            conds |= {"Initialized", "ContainersReady", "Ready"}
+        return JobView(self.name, self.finished, self.completion_time, (pod.phase,),
+                       (frozenset(conds),))
 
     def complete(self, now: float) -> None:
         """The worker exited 0: the pod Succeeded, the Job is Complete, the node freed."""
@@ -99,6 +110,8 @@ class SimJob:
         pod.gone = True
         self.cluster.release(pod)
         self.finished, self.completion_time = "Complete", now
+        # the Job controller's event (kubernetes/kubernetes pkg/controller/job/
+        # job_controller.go: Normal, Completed, "Job completed")
         self.loop.world.recorder.add_event(now, f"Job/{self.name}", "Completed",
                                            "Job completed")
 
