@@ -14,6 +14,7 @@ from ...manifests import Variant, load_variant
 from ...timeline import Timeline, TimelineRecorder
 from ..objects import documents
 from .apply import ObjectStore
+from .consumer import ResourceConsumer
 from .params import TwinParams, load_params
 from .series import MetricSeries, SeriesLike
 from .world import World
@@ -166,6 +167,32 @@ class SimBackend:
         ``Object``. On a cluster the same numbers come from Prometheus and an adapter.
         """
         self._now_or_idle(lambda: self.series.set(name, series, source))
+
+    def consume(self, *, cpu_millicores: float | None = None, memory_mib: float | None = None,
+                container: str | None = None, deployment: str | None = None) -> None:
+        """Burn a fixed total of CPU and memory over the Ready pods, as Kubernetes' e2e
+        ResourceConsumer does (twin only; see :mod:`.consumer`).
+
+        ``cpu_millicores`` / ``memory_mib``: the totals from now on (0 stops; None leaves one
+        as it is), split evenly over the Ready pods of ``deployment`` (default: the one the
+        load goes to), in ``container`` (default: the first; a sidecar can be the busy one).
+        """
+        if self.world is None:
+            raise BackendError("deploy a variant before consuming resources")
+        w = self.world.workloads.get(deployment) if deployment else self.world.entry
+        if w is None:
+            raise BackendError(f"no Deployment {deployment!r} in this variant; it has "
+                               f"{', '.join(self.world.workloads)}")
+
+        def change() -> None:
+            server = self.world.metrics_server
+            consumer = next((c for c in server.consumers if c.workload is w), None)
+            if consumer is None:
+                consumer = ResourceConsumer(self.world.clock, w)
+                server.consumers.append(consumer)
+            consumer.set(cpu_millicores=cpu_millicores, memory_mib=memory_mib,
+                         container=container)
+        self._now_or_idle(change)
 
     #: Faults a lab can inject: what breaks, in the words of the troubleshooting notebook.
     FAULTS = {"metrics-server": "metrics-server stops serving pod metrics (uninstalled/crashing)",

@@ -20,7 +20,8 @@ from typing import Callable, Mapping, Sequence
 
 from ...autoscalers.hpa import MetricError, PodMetric, PodSample
 from .clock import SCRAPE, Clock
-from .pods import Pod, Workload
+from .consumer import ResourceConsumer
+from .pods import MIB, Pod, Workload
 from .series import MetricSeries, milli
 
 MIN_CONTAINER_AGE = 10.0
@@ -35,6 +36,9 @@ class MetricsServer:
         self._points: dict[str, tuple[float, float]] = {}     # pod -> (time, cumulative CPU)
         self.pod_metrics: dict[str, PodMetric] = {}
         self.down = False   # a learner "uninstalls" metrics-server (troubleshooting lab)
+        #: Fixed consumption on top of the requests' cost (:mod:`.consumer`), if any.
+        self.consumers: list[ResourceConsumer] = []
+        self._extra: dict[str, dict[str, float]] = {}          # pod -> container -> mcore-s
         self.handle = clock.every(resolution, self.scrape, SCRAPE)
 
     def scrape(self) -> None:
@@ -44,6 +48,7 @@ class MetricsServer:
             return
         points: dict[str, tuple[float, float]] = {}
         metrics: dict[str, PodMetric] = {}
+        extra: dict[str, dict[str, float]] = {}
         previous, resolution = self._points, self.resolution
         for w in self.workloads():
             name = w.template.main.name
@@ -71,9 +76,33 @@ class MetricsServer:
                     if mem_idle is None:
                         mem_idle = int(pod.memory())
                     memory = mem_idle
-                metrics[pod.name] = PodMetric(pod.name, now, window, {name: {
-                    "cpu": int((cum - prev[1]) / window), "memory": memory}})
+                usage = {name: {"cpu": int((cum - prev[1]) / window), "memory": memory}}
+                if self.consumers:
+                    self._consumed(pod, usage, prev[0], window, extra)
+                metrics[pod.name] = PodMetric(pod.name, now, window, usage)
         self._points, self.pod_metrics = points, metrics
+        self._extra = extra
+
+    def _consumed(self, pod: Pod, usage: dict, since: float, window: float,
+                  extra: dict[str, dict[str, float]]) -> None:
+        """Add the consumers' CPU (a rate over the window) and memory, per container."""
+        before = self._extra.get(pod.name, {}) if since > (pod.start_time or 0) else {}
+        cum: dict[str, float] = {}
+        memory: dict[str, float] = {}
+        for c in self.consumers:
+            if c.workload is not pod.workload:
+                continue
+            for k, v in c.cpu_cumulative(pod.name).items():
+                cum[k] = cum.get(k, 0.0) + v
+            for k, v in c.memory_mib(pod.name).items():
+                memory[k] = memory.get(k, 0.0) + v
+        extra[pod.name] = cum
+        for container in pod.workload.template.containers[1:]:   # every container is listed
+            usage.setdefault(container.name, {"cpu": 0, "memory": 0})
+        for k, v in cum.items():
+            usage[k]["cpu"] += int((v - before.get(k, 0.0)) / window)
+        for k, v in memory.items():
+            usage[k]["memory"] += int(v * MIB)
 
 
 class MetricsAPI:
