@@ -53,8 +53,10 @@ def _validate(p: argparse.ArgumentParser) -> None:
 
 
 def _run(p: argparse.ArgumentParser) -> None:
-    p.add_argument("variant", help="hpa-v1, hpa-v2, knative, kserve, keda, or a manifest path")
-    p.add_argument("--profile", default="spike", help="load shape (default spike)")
+    p.add_argument("variant", help="hpa-v1, hpa-v2, knative, kserve, keda, queue, queue-jobs, "
+                   "or a manifest path")
+    p.add_argument("--profile", default="spike", help="load shape (default spike; burst for "
+                   "jobs; queue variants get producers posting jobs)")
     p.add_argument("--users", type=float, default=None, help="peak users of the profile")
     p.add_argument("--duration", type=float, default=600, help="simulated seconds (default 600)")
     p.add_argument("--backend", default="sim", choices=["auto", "sim", "kind"])

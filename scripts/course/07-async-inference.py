@@ -29,6 +29,8 @@
 # %%
 import math
 
+import plotly.graph_objects as go
+
 from labkit import checks, exercises, lab, live
 from labkit.backends.kind.kubectl import kubectl_equivalents
 from labkit.load import Burst
@@ -114,6 +116,17 @@ math.ceil(waiting / list_length)
 # %%
 tl.samples[["time", "users", "rps", "queue_length", "oldest_job_age", "spec_replicas",
             "ready_replicas"]].iloc[8:40:3]
+
+# %%
+s = tl.samples[tl.samples.time <= 60]
+fig = go.Figure([go.Scatter(x=s.time, y=s.queue_length, name="jobs waiting (LLEN)"),
+                 go.Scatter(x=s.time, y=s.oldest_job_age, name="oldest job age (s)",
+                            yaxis="y2"),
+                 go.Scatter(x=s.time, y=s.ready_replicas, name="workers", yaxis="y2",
+                            line={"shape": "hv"})])
+fig.update_layout(height=320, xaxis_title="seconds", yaxis_title="jobs waiting",
+                  yaxis2={"overlaying": "y", "side": "right", "title": "s / workers"})
+live.static.display_figure(fig)
 
 # %% [markdown]
 # ## To zero and back

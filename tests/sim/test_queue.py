@@ -194,3 +194,18 @@ def test_pending_pod_conditions_count_a_job_pending_until_its_pod_has_them_all()
     b.run(5)                                        # containers running: not pending
     running = [j for j in loop.jobs if j.pod.phase == "Running"]
     assert running and not any(job_is_pending(j.view(), wanted) for j in running)
+
+
+@pytest.mark.parametrize("variant", ["queue", "queue-jobs"])
+def test_labkit_run_sends_jobs_to_the_queue_variants(variant, capsys):
+    """`labkit run queue` on the twin: a profile given by name becomes producers posting jobs
+    (lab.run sets mode="async" for the queue variants); every job is done, none refused."""
+    from labkit.cli import main
+    assert main(["run", variant, "--profile", "burst", "--users", "30", "--duration", "200"]) \
+        == 0
+    out = capsys.readouterr().out
+    assert f"sim/{variant}" in out
+    requests = next(line for line in out.splitlines() if line.strip().startswith("requests:"))
+    errors = next(line for line in out.splitlines() if line.strip().startswith("errors:"))
+    assert float(requests.split(":")[1]) == pytest.approx(30 * 20)   # 30 jobs/s for 20 s
+    assert float(errors.split(":")[1]) == 0
