@@ -17,7 +17,7 @@ import copy
 from typing import Callable
 
 from labkit.backends.sim import SimBackend
-from labkit.load import Constant, Diurnal, LoadProfile, Ramp, Spike, Step, Trace
+from labkit.load import Burst, Constant, Diurnal, LoadProfile, Ramp, Spike, Step, Trace
 from labkit.manifests import Variant, load_variant
 from labkit.timeline import Timeline
 
@@ -26,6 +26,8 @@ SPIKE_30MIN = Spike(base_users=0, peak_users=200, start=300, length=600, duratio
 IDLE_THEN_ONE = Step(steps=((0, 0), (20, 5), (120, 0), (500, 1), (560, 0)), duration=700,
                      spawn_rate=50)
 BIG_NODE = {"node_cpu_milli": 64000, "node_memory_mib": 131072}
+#: Asynchronous: 3000 jobs posted at 100 a second, workers (queue) or Jobs (queue-jobs).
+JOB_BURST = Burst(jobs=3000, start=10, length=30, duration=300)
 
 
 def _edited(variant: str, kind: str, edit: Callable[[dict], object]) -> Variant:
@@ -99,6 +101,8 @@ SCENARIOS: dict[str, Callable[[], Timeline]] = {
         "keda", Constant(users=5, duration=400),
         [(100, lambda b: b.inject_fault("keda-trigger")), (120, None)]),
     "kserve-spike": lambda: _run("kserve", SPIKE, 1200),
+    "queue-burst": lambda: _run("queue", JOB_BURST, 400),
+    "queue-jobs-burst": lambda: _run("queue-jobs", JOB_BURST, 300),
     "kserve-standard": lambda: _run(_edited("kserve", "InferenceService", _standard_kserve),
                                     Constant(users=100, duration=300), 300),
 }
