@@ -13,6 +13,7 @@ Imports are lazy, so ``labkit --help`` does not pay for pandas or plotly.
 from __future__ import annotations
 
 from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 __version__ = "0.1.0"
@@ -34,7 +35,10 @@ def __getattr__(name: str) -> Any:
         module = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'labkit' has no attribute {name!r}") from None
-    return getattr(import_module(module), name)
+    value = getattr(import_module(module), name)
+    if not isinstance(value, ModuleType):  # bind it: later look-ups skip this hook
+        globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

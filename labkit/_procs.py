@@ -113,12 +113,14 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
         try:
             s.bind((host, port))
             return True
-        except OSError:
+        except (OSError, OverflowError):   # OverflowError: a port outside 0-65535
             return False
 
 
 def require_free_port(port: int, host: str, what: str, flag: str = "--port") -> None:
-    """One clear error, before starting anything, when the port is taken."""
+    """One clear error, before starting anything, when the port is taken or impossible."""
+    from .numbers import port as check_port
+    check_port(port, flag.lstrip("-"), allow_zero=True)
     if not port_free(port, host):
         raise LabkitError(f"{host}:{port} is already in use, so {what} cannot listen there; "
                           f"stop whatever uses it (`ss -ltnp | grep :{port}` shows it) or "

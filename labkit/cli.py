@@ -12,7 +12,13 @@ from importlib import import_module
 from typing import Callable, Sequence
 
 from . import __version__
+from . import numbers as num
 from .errors import LabkitError
+
+_PORT = num.arg(num.port, int)
+_ANY_PORT = num.arg(num.port, int, allow_zero=True)
+_DURATION = num.arg(num.duration)
+_USERS = num.arg(num.users)
 
 
 def _call(target: str) -> Callable[[argparse.Namespace], int]:
@@ -25,7 +31,7 @@ def _call(target: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _lab(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (default 8888)")
+    p.add_argument("--port", type=_PORT, default=8888, help="port on 127.0.0.1 (default 8888)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
 
 
@@ -57,8 +63,11 @@ def _run(p: argparse.ArgumentParser) -> None:
                    "or a manifest path")
     p.add_argument("--profile", default="spike", help="load shape (default spike; burst for "
                    "jobs; queue variants get producers posting jobs)")
-    p.add_argument("--users", type=float, default=None, help="peak users of the profile")
-    p.add_argument("--duration", type=float, default=600, help="simulated seconds (default 600)")
+    p.add_argument("--users", type=_USERS, default=None, help="peak users of the profile")
+    p.add_argument("--duration", type=_DURATION, default=600,
+                   help="simulated seconds (default 600, at most 7 days)")
+    p.add_argument("--trace", default=None, metavar="CSV",
+                   help="for --profile trace: a CSV with columns time,users or time,rps")
     p.add_argument("--backend", default="sim", choices=["auto", "sim", "kind"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--speed", type=float, default=None,
@@ -68,7 +77,7 @@ def _run(p: argparse.ArgumentParser) -> None:
 
 def _app_serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=_ANY_PORT, default=8080, help="0 picks a free port")
 
 
 def _calibrate(p: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import ToolMissingError
+from .errors import LabkitError, ToolMissingError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,15 +64,33 @@ def run(args: argparse.Namespace) -> int:
     from .lab import run as lab_run
     from .scorecard import scorecard
     kw = {} if args.users is None else {"users": args.users}
+    if getattr(args, "trace", None):
+        kw["trace_path"] = args.trace
+    if args.out:
+        _check_out(args.out)  # before the run, not after it
     tl = lab_run(args.variant, args.profile, args.duration, backend=args.backend,
                  seed=args.seed, speed=args.speed, **kw)
     print(tl)
     for key, value in scorecard(tl).items():
         print(f"  {key:>28}: {value}")
     if args.out:
-        for path in tl.to_csv(args.out):
+        try:
+            paths = tl.to_csv(args.out)
+        except OSError as e:
+            raise LabkitError(f"--out {args.out}: cannot write the CSV files ({e.strerror or e})") from None
+        for path in paths:
             print(f"wrote {path}")
     return 0
+
+
+def _check_out(prefix: str) -> None:
+    """``--out PREFIX`` writes PREFIX_samples.csv next to PREFIX: its directory must be writable."""
+    parent = Path(prefix).parent
+    if not parent.is_dir():
+        raise LabkitError(f"--out {prefix}: directory {parent} does not exist; create it first "
+                          "or give another prefix")
+    if not os.access(parent, os.W_OK):
+        raise LabkitError(f"--out {prefix}: directory {parent} is not writable")
 
 
 def app_serve(args: argparse.Namespace) -> int:

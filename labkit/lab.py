@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from . import numbers as num
 from .backends.base import Backend, pick
 from .errors import LabkitError
 from .load import PROFILES, LoadProfile, profile as make_named_profile
@@ -52,9 +53,11 @@ def build_profile(name: str, *, duration: float, users: float | None = None,
     """
     if name not in PROFILES:
         raise LabkitError(f"unknown load profile {name!r}; choose one of {', '.join(PROFILES)}")
-    fitted: dict[str, Any] = {"duration": float(duration)}
+    duration = num.duration(duration)
+    fitted: dict[str, Any] = {"duration": duration}
     if spawn_rate is not None:
-        fitted["spawn_rate"] = float(spawn_rate)
+        fitted["spawn_rate"] = num.number(spawn_rate, "spawn_rate", above=0,
+                                          maximum=num.MAX_SPAWN_RATE, unit="users/s")
     if name == "trace":
         if trace_path is None and "times" not in params:
             raise LabkitError("the trace profile needs a CSV file: pass trace_path='my.csv' "
@@ -62,7 +65,7 @@ def build_profile(name: str, *, duration: float, users: float | None = None,
         if trace_path is not None:
             fitted["path"] = trace_path
     elif users is not None:
-        fitted.update(_fit(name, float(users), float(duration)))
+        fitted.update(_fit(name, num.users(users), duration))
     fitted.update(params)
     return make_named_profile(name, **fitted)
 
@@ -115,6 +118,9 @@ def run(variant: str, profile: str | LoadProfile = "spike", duration: float = 60
     """
     if isinstance(profile, str) and variant in ASYNC_VARIANTS:
         profile_params.setdefault("mode", "async")
+    duration = num.duration(duration)
+    if speed is not None:
+        speed = num.number(speed, "speed", above=0, unit="x real time")
     if isinstance(profile, str):
         profile = build_profile(profile, duration=duration, users=users, spawn_rate=spawn_rate,
                                 trace_path=trace_path, **profile_params)

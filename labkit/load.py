@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
+from . import numbers as num
 from .errors import LabkitError
 
 #: How users send requests: ``sync`` waits for the answer, ``async`` posts a job and goes on.
@@ -46,11 +47,16 @@ class LoadProfile:
     mode: str = "sync"
 
     def __post_init__(self) -> None:
-        if self.duration <= 0:
-            raise LabkitError(f"{self.kind} profile: duration must be > 0 s, got {self.duration}")
-        if self.spawn_rate <= 0:
-            raise LabkitError(f"{self.kind} profile: spawn_rate must be > 0 users/s, "
-                              f"got {self.spawn_rate}")
+        where = f"{self.kind} profile"
+        num.duration(self.duration, where=where)
+        num.number(self.spawn_rate, "spawn_rate", above=0, maximum=num.MAX_SPAWN_RATE,
+                   unit="users/s", where=where)
+        for name in ("wait_min", "wait_max"):
+            num.number(getattr(self, name), name, minimum=0, maximum=num.MAX_DURATION, unit="s",
+                       where=where)
+        for name in ("texts_min", "texts_max"):
+            num.number(getattr(self, name), name, minimum=1, integer=True, where=where)
+        self._check_shape(where)
         if not 0 <= self.wait_min <= self.wait_max:
             raise LabkitError(f"{self.kind} profile: need 0 <= wait_min <= wait_max, got "
                               f"between({self.wait_min}, {self.wait_max})")
@@ -63,6 +69,13 @@ class LoadProfile:
         if self.mode == "async" and self.mean_wait <= 0:
             raise LabkitError(f"{self.kind} profile: an async producer needs a think time "
                               "(wait_max > 0): it sends one job per think time")
+
+    def _check_shape(self, where: str) -> None:
+        """Each shape checks its own numbers (finite, in range, the field named)."""
+
+    def _change_times(self) -> tuple[float, ...]:
+        """Times where :meth:`users_at` may reach a new maximum (besides 0 and the end)."""
+        return ()
 
     def users_at(self, t: float) -> float:
         """Target user count at ``t`` seconds (before the spawn-rate limit)."""
@@ -84,8 +97,9 @@ class LoadProfile:
 
     @property
     def peak_users(self) -> float:
-        """The largest target user count (sampled every second)."""
-        return max(self.users_at(float(t)) for t in range(int(self.duration) + 1))
+        """The largest target user count over the run (at the shape's change points)."""
+        times = {0.0, float(self.duration), *self._change_times()}
+        return max(self.users_at(t) for t in times if 0 <= t <= self.duration)
 
     def with_(self, **changes: Any) -> "LoadProfile":
         """A copy with some fields changed (``profile.with_(duration=60)``)."""
@@ -104,6 +118,9 @@ class Constant(LoadProfile):
     kind: ClassVar[str] = "constant"
     users: float = 10
 
+    def _check_shape(self, where: str) -> None:
+        num.users(self.users, where=where)
+
     def users_at(self, t: float) -> float:
         return self.users
 
@@ -115,12 +132,23 @@ class Step(LoadProfile):
     kind: ClassVar[str] = "step"
     steps: tuple[tuple[float, float], ...] = ((0, 5), (60, 50), (240, 5))
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        times = [t for t, _ in self.steps]
-        if not self.steps or times != sorted(times):
+    def _check_shape(self, where: str) -> None:
+        try:
+            pairs = [(t, u) for t, u in self.steps]
+        except (TypeError, ValueError):
+            raise LabkitError(f"{where}: steps must be ((time, users), ...), got "
+                              f"{self.steps!r}") from None
+        for i, (t, u) in enumerate(pairs):
+            num.number(t, f"steps[{i}] time", minimum=0, maximum=num.MAX_DURATION, unit="s",
+                       where=where)
+            num.users(u, f"steps[{i}] users", where=where)
+        times = [t for t, _ in pairs]
+        if not pairs or times != sorted(times):
             raise LabkitError("step profile: steps must be non-empty ((time, users), ...) "
                               "with increasing times")
+
+    def _change_times(self) -> tuple[float, ...]:
+        return tuple(float(t) for t, _ in self.steps)
 
     def users_at(self, t: float) -> float:
         i = bisect_right([s[0] for s in self.steps], t) - 1
@@ -135,6 +163,15 @@ class Ramp(LoadProfile):
     start_users: float = 0
     end_users: float = 100
     ramp_seconds: float = 120
+
+    def _check_shape(self, where: str) -> None:
+        num.users(self.start_users, "start_users", where=where)
+        num.users(self.end_users, "end_users", where=where)
+        num.number(self.ramp_seconds, "ramp_seconds", minimum=0, maximum=num.MAX_DURATION,
+                   unit="s", where=where)
+
+    def _change_times(self) -> tuple[float, ...]:
+        return (float(self.ramp_seconds),)
 
     def users_at(self, t: float) -> float:
         if t >= self.ramp_seconds:
@@ -152,6 +189,13 @@ class Spike(LoadProfile):
     start: float = 30
     length: float = 120
 
+    def _check_shape(self, where: str) -> None:
+        num.users(self.base_users, "base_users", where=where)
+        num.users(self.peak_users, "peak_users", where=where)
+        for name in ("start", "length"):
+            num.number(getattr(self, name), name, minimum=0, maximum=num.MAX_DURATION, unit="s",
+                       where=where)
+
     def users_at(self, t: float) -> float:
         return self.peak_users if self.start <= t < self.start + self.length else self.base_users
 
@@ -164,6 +208,15 @@ class Diurnal(LoadProfile):
     min_users: float = 5
     peak_users: float = 100
     period: float = 86400.0
+
+    def _check_shape(self, where: str) -> None:
+        num.users(self.min_users, "min_users", where=where)
+        num.users(self.peak_users, "peak_users", where=where)
+        num.number(self.period, "period", above=0, maximum=num.MAX_DURATION, unit="s",
+                   where=where)
+
+    def _change_times(self) -> tuple[float, ...]:
+        return (self.period / 2,)   # the crest; before it the wave only rises
 
     def users_at(self, t: float) -> float:
         wave = (1 - math.cos(2 * math.pi * t / self.period)) / 2
@@ -183,6 +236,15 @@ class Trace(LoadProfile):
     times: tuple[float, ...] = (0.0,)
     values: tuple[float, ...] = (1.0,)
     unit: str = "users"
+
+    def _check_shape(self, where: str) -> None:
+        for i, t in enumerate(self.times):
+            num.number(t, f"times[{i}]", minimum=0, maximum=num.MAX_DURATION, unit="s", where=where)
+        for i, v in enumerate(self.values):
+            num.users(v, f"values[{i}]", where=where)
+
+    def _change_times(self) -> tuple[float, ...]:
+        return tuple(self.times)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+import types
 from typing import Any, Mapping
 
 import numpy as np
@@ -149,3 +151,19 @@ def compare(timelines: Mapping[str, Timeline], slo_ms: float | None = None) -> p
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(SCORECARD_KEYS))
     table.index.name = "run"
     return table
+
+
+class _CallableModule(types.ModuleType):
+    """This module answers ``labkit.scorecard(tl)`` as the function does.
+
+    ``labkit.scorecard`` is both a public function (the package docstring's example) and this
+    submodule; once anything imports the submodule (``from labkit.scorecard import compare``,
+    as the notebooks do), Python binds the *module* to the package attribute, which hid the
+    function ("'module' object is not callable"). Calling the module calls the function.
+    """
+
+    def __call__(self, tl: Timeline, slo_ms: float | None = None) -> dict[str, Any]:
+        return scorecard(tl, slo_ms)
+
+
+sys.modules[__name__].__class__ = _CallableModule

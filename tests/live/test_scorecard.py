@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+import labkit
 from labkit.live import compare_figure
 from labkit.scorecard import SCORECARD_KEYS, compare, scorecard, table
 from labkit.timeline import Timeline
@@ -85,3 +89,23 @@ def test_the_readable_table_has_units_rounding_and_dashes():
     assert t.loc["flat", "first scale-out (s)"] == "–"  # never happened: a dash, not NaN
     one = table(scorecard(runs["hpa-v1"], slo_ms=500))
     assert len(one) == 1 and one.iloc[0]["back to min (s)"] == "3"
+
+
+@pytest.mark.parametrize("first", ["", "from labkit.scorecard import compare",
+                                   "import labkit.live", "labkit.compare"])
+def test_package_scorecard_stays_callable(first):
+    """The package docstring's example works every time (review D16): the lazy export used to
+    be replaced by the submodule of the same name after its first use."""
+    code = f"""
+import labkit
+{first}
+tl = labkit.run("hpa-v1", "spike", 120)
+a = labkit.scorecard(tl)
+b = labkit.scorecard(tl)
+from labkit.scorecard import scorecard
+assert a == b == scorecard(tl), (a, b)
+assert callable(labkit.scorecard) and callable(labkit.compare)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=Path(labkit.__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
