@@ -1,20 +1,27 @@
 # Two commands on a fresh machine:  `make lab` (set up, then start the lab) and `make test`.
 PYTHON ?= python3
+PORT   ?= 8888
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: lab test setup bench validate student clean
+.PHONY: lab lab-instructor test setup bench validate student clean
 
 $(BIN)/labkit: pyproject.toml
+	@echo "labkit: creating $(VENV) and installing labkit, JupyterLab and the test tools"
+	@echo "labkit: about 1 minute and 1 GB the first time; pip lists each package as it goes"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --progress-bar off -e '.[test]' | grep -E '^(Collecting|Successfully)' || true
+	@$(BIN)/python -c "import labkit, jupyterlab" && echo "labkit: installed"
 	@touch $@
 
 setup: $(BIN)/labkit  ## create .venv and install labkit with everything the lab needs
 
-lab: setup            ## JupyterLab on notebooks/ at http://127.0.0.1:8888 (the twin if no cluster)
-	$(BIN)/labkit lab
+lab: setup            ## JupyterLab on your copies in learner/ at 127.0.0.1:$(PORT) (make lab PORT=8889)
+	$(BIN)/labkit lab --port $(PORT)
+
+lab-instructor: setup ## JupyterLab on notebooks/ itself, solutions included
+	$(BIN)/labkit lab --instructor --port $(PORT)
 
 test: setup           ## the whole test suite: unit, twin, app, locust, notebooks, browser
 	$(BIN)/python -m pytest

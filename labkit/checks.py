@@ -17,8 +17,9 @@ otherwise; ``ready_replicas`` is what `kubectl get pods` shows as Ready.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -360,17 +361,57 @@ def report(checks: Iterable[Check]) -> str:
     return "\n".join(str(c) for c in checks)
 
 
+#: Set (to 1) by ``labkit lab`` in the kernels of learner copies: there an exercise not yet
+#: solved is the normal state, so the verification cell says what is missing, calmly.
+LEARNER_ENV = "LABKIT_LEARNER"
+
+
+def learner_mode() -> bool:
+    """True in a kernel that ``labkit lab`` started on the learner copies."""
+    return os.environ.get(LEARNER_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def require(*checks: Check | Iterable[Check]) -> None:
     """Print every check and raise :class:`VerificationFailed` if any failed.
 
     Accepts checks or iterables of checks (an exercise result is an iterable of its checks).
+    In a learner copy (:func:`learner_mode`), failures that all come from exercises not yet
+    solved print "Not yet" with what is missing instead of raising: the learner has work
+    to do, not a bug to read a traceback about. Any other failure still raises.
     """
     flat: list[Check] = []
+    unsolved: list[Any] = []  # exercise results with a failing check
     for c in checks:
-        flat.extend([c] if isinstance(c, Check) else list(c))
+        if isinstance(c, Check):
+            flat.append(c)
+            continue
+        items = list(c)
+        flat.extend(items)
+        if getattr(c, "exercise", None) and not all(items):
+            unsolved.append(c)
     if not flat:
         raise LabkitError("require() got no checks; pass the checks this cell verifies")
-    print(report(flat))
     failed = [c for c in flat if not c.passed]
+    from_exercises = {id(ch) for r in unsolved for ch in r}
+    if failed and learner_mode() and all(id(c) in from_exercises for c in failed):
+        print(report([c for c in flat if id(c) not in from_exercises]))
+        print(not_yet(unsolved))
+        return
+    print(report(flat))
     if failed:
         raise VerificationFailed(f"{len(failed)} of {len(flat)} checks failed:\n" + report(failed))
+
+
+def not_yet(results: Iterable[Any]) -> str:
+    """"Not yet" for each unsolved exercise: its goal and each missing check with its hints."""
+    lines = []
+    for r in results:
+        lines.append(f"Not yet: exercise {r.exercise!r} is not solved.")
+        lines.append(f"  goal: {r.goal}")
+        for ch in r:
+            if not ch.passed:
+                lines.append(f"  missing: {ch.claim} (your run: {ch.observed})")
+                lines += [f"    hint: {h}" for h in ch.hints]
+    lines.append("Edit the exercise cell, run it and the cell that checks it, then run this "
+                 "cell again.")
+    return "\n".join(lines)

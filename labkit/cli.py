@@ -33,6 +33,9 @@ def _call(target: str) -> Callable[[argparse.Namespace], int]:
 def _lab(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=_PORT, default=8888, help="port on 127.0.0.1 (default 8888)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--instructor", action="store_true",
+                   help="open notebooks/ itself, solutions included (default: the learner's "
+                        "copies in learner/, solutions removed)")
 
 
 def _doctor(p: argparse.ArgumentParser) -> None:
@@ -103,7 +106,8 @@ def _bench(p: argparse.ArgumentParser) -> None:
 
 #: word -> (help, argument builder, "module:function" taking the parsed args)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {
-    "lab": ("start JupyterLab on the course notebooks", _lab, "labkit.commands:lab"),
+    "lab": ("start JupyterLab on your copies of the notebooks (--instructor: the originals)",
+            _lab, "labkit.commands:lab"),
     "doctor": ("check Docker, kind, kubectl, resources and ports", _doctor,
                "labkit.commands:doctor"),
     "up": ("create the kind cluster and install the add-ons", _up, "labkit.commands:up"),

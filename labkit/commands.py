@@ -15,8 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def lab(args: argparse.Namespace) -> int:
-    """Start JupyterLab on notebooks/ bound to 127.0.0.1 (what `jupyter lab` does by hand)."""
-    notebooks = REPO / "notebooks"
+    """Start JupyterLab bound to 127.0.0.1 on the learner's copies (or, with --instructor,
+    on notebooks/ itself); what `jupyter lab` does by hand."""
+    from .checks import LEARNER_ENV
+    from .student import LEARNER_DIR, learner_copies
+
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or \
         shutil.which("jupyter")
     if jupyter is None:
@@ -24,15 +27,30 @@ def lab(args: argparse.Namespace) -> int:
                                "(or `pip install -e .`) first")
     from ._procs import require_free_port
     require_free_port(args.port, "127.0.0.1", "JupyterLab")
-    cmd = [jupyter, "lab", f"--notebook-dir={notebooks}", "--ip=127.0.0.1",
-           f"--port={args.port}", "--ServerApp.port_retries=0"]
+    env = dict(os.environ)
+    if args.instructor:
+        root = REPO / "notebooks"
+        print(f"labkit: instructor copies in {root} (solutions included; saving here changes "
+              "the course's notebooks)")
+    else:
+        root = LEARNER_DIR
+        written, kept = learner_copies(root)
+        print(f"labkit: your notebooks are in {root}/ (solutions removed). "
+              f"{len(written)} new, {len(kept)} kept as you left them; delete one to get a "
+              "fresh copy. Instructors: `labkit lab --instructor` opens notebooks/ itself.")
+        env[LEARNER_ENV] = "1"
+    settings = Path(__file__).resolve().parent / "data" / "lab-settings"
+    cmd = [jupyter, "lab", f"--notebook-dir={root}", "--ip=127.0.0.1",
+           f"--port={args.port}", "--ServerApp.port_retries=0",
+           f"--LabApp.app_settings_dir={settings}"]
     if args.no_browser:
         cmd.append("--no-browser")
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    print(f"labkit: starting JupyterLab on http://127.0.0.1:{args.port}/lab (Ctrl+C to stop); "
-          "the notebooks use the twin when no kind cluster is available")
-    return subprocess.call(cmd)
+    print(f"labkit: starting JupyterLab on 127.0.0.1:{args.port}; open the URL with "
+          f"`?token=` that JupyterLab prints below (Ctrl+C to stop). The notebooks use the "
+          "twin when no kind cluster is available.")
+    return subprocess.call(cmd, env=env)
 
 
 def doctor(args: argparse.Namespace) -> int:

@@ -84,11 +84,21 @@ def leaks(instructor: Any, student: Any) -> list[str]:
     return sorted(unique & student_lines)
 
 
+def refuse_course_folder(out: str | Path) -> Path:
+    """``out`` as a path, or a LabkitError if writing there would replace course notebooks."""
+    target = Path(out).resolve()
+    if target == NOTEBOOKS.resolve():
+        raise LabkitError(f"refusing to write student copies into {NOTEBOOKS}: they would "
+                          "replace the course's own notebooks (the instructor copies). Choose "
+                          "another folder, e.g. `labkit student --out student`")
+    return target
+
+
 def write_copies(out: str | Path, notebooks: list[Path] | None = None) -> list[Path]:
     """Write student copies of ``notebooks`` (default: the course) into ``out``."""
     import nbformat
 
-    out = Path(out)
+    out = refuse_course_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks or course_notebooks():
@@ -97,6 +107,34 @@ def write_copies(out: str | Path, notebooks: list[Path] | None = None) -> list[P
         nbformat.write(strip(nb), str(target))
         written.append(target)
     return written
+
+
+#: Where ``labkit lab`` (``make lab``) puts the learner's copies; git ignores it.
+LEARNER_DIR = NOTEBOOKS.parent / "learner"
+#: Notebooks a learner gets besides the numbered course: the live demo.
+EXTRAS = ("demo-live.ipynb",)
+
+
+def learner_copies(out: str | Path = LEARNER_DIR) -> tuple[list[Path], list[Path]]:
+    """Make the learner's notebooks in ``out``: (written, kept).
+
+    A notebook that is not there yet is written as a student copy. One that is there is the
+    learner's work and is never overwritten (delete it to get a fresh copy).
+    """
+    import nbformat
+
+    out = refuse_course_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written, kept = [], []
+    sources = course_notebooks() + [NOTEBOOKS / n for n in EXTRAS if (NOTEBOOKS / n).exists()]
+    for path in sources:
+        target = out / path.name
+        if target.exists():
+            kept.append(target)
+            continue
+        nbformat.write(strip(nbformat.read(str(path), as_version=4)), str(target))
+        written.append(target)
+    return written, kept
 
 
 def check_copies(out: str | Path, notebooks: list[Path] | None = None) -> list[str]:

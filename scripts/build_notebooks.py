@@ -1,7 +1,7 @@
-"""Build notebooks/NN-*.ipynb from their sources in scripts/course/NN-*.py.
+"""Build notebooks/NN-*.ipynb from their sources in scripts/course/NN-*.py, with jupytext.
 
-The sources use the "percent" format (as jupytext writes it), so prose and code are edited
-as plain text and reviewed as diffs:
+The sources are jupytext "percent" scripts, so prose and code are edited as plain text and
+reviewed as diffs:
 
     # %% [markdown]
     # ## A section
@@ -10,58 +10,44 @@ as plain text and reviewed as diffs:
     # %% tags=["parameters"]
     backend = "auto"
 
-Cell ids are derived from the notebook name and position, so a rebuild of unchanged sources
-gives byte-identical notebooks. ``--check`` exits non-zero when a committed notebook is not
-what its source builds (CI runs it, as fastbook's ``clean.py --verify-only``).
+jupytext reads them (``jupytext.read(path, fmt="py:percent")``) and writes the notebooks.
+The pairing itself is declared once in pyproject.toml (``[tool.jupytext]``: scripts/course/
+holds ``py:percent``, notebooks/ holds ``ipynb``), so ``jupytext --sync
+scripts/course/01-hpa-v1.py`` or an edit saved in JupyterLab with the jupytext extension
+updates the other side too. This script adds what jupytext leaves open: cell ids derived
+from the notebook name and position and a fixed kernelspec, so that a rebuild of unchanged
+sources gives byte-identical notebooks. ``--check`` exits non-zero when a committed notebook
+is not what its source builds (CI runs it, as fastbook's ``clean.py --verify-only``).
 
 Usage: python scripts/build_notebooks.py [--check]
 """
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = REPO / "scripts" / "course"
 NOTEBOOKS = REPO / "notebooks"
-_MARKER = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*$")
-
-
-def parse(text: str) -> list[tuple[str, str, list[str]]]:
-    """Cells of a percent-format source: (cell_type, source, tags)."""
-    cells: list[tuple[str, list[str], list[str]]] = []
-    for line in text.splitlines():
-        m = _MARKER.match(line)
-        if m:
-            tags = json.loads(m.group("tags")) if m.group("tags") else []
-            cells.append(("markdown" if m.group("md") else "code", [], tags))
-        elif cells:
-            kind, lines, _ = cells[-1]
-            if kind == "markdown":
-                line = line[2:] if line.startswith("# ") else line.lstrip("#")
-            lines.append(line)
-        elif line.strip() and not line.startswith("#"):
-            raise ValueError(f"text before the first '# %%' marker: {line!r}")
-    return [(kind, "\n".join(lines).strip("\n"), tags) for kind, lines, tags in cells]
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 def build(source: Path) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    }
-    for i, (kind, text, tags) in enumerate(parse(source.read_text())):
-        new = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
-        cell = new(text, id=f"{source.stem}-{i:02d}"[-64:])
-        if tags:
-            cell.metadata["tags"] = tags
-        nb.cells.append(cell)
+    """The notebook of one percent-format source: jupytext's cells, stable ids, no noise."""
+    nb = jupytext.read(source, fmt="py:percent")
+    # jupytext records how it read the file; the pairing lives in pyproject.toml instead, so
+    # a notebook copied elsewhere (learner copies, a test's server root) pairs with nothing
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{source.stem}-{i:02d}"[-64:]
+        tags = cell.metadata.get("tags")
+        cell.metadata = {"tags": tags} if tags else {}
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     nbformat.validate(nb)
     return nb
 
@@ -71,7 +57,7 @@ def main(argv: list[str]) -> int:
     stale = []
     for source in sorted(SOURCES.glob("[0-9][0-9]-*.py")):
         target = NOTEBOOKS / f"{source.stem}.ipynb"
-        text = nbformat.writes(build(source)) + "\n"
+        text = jupytext.writes(build(source), fmt="ipynb") + "\n"
         if check:
             if not target.exists() or target.read_text() != text:
                 stale.append(target.name)

@@ -30,7 +30,7 @@ def test_required_packages_are_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {re.split(r"[<>=!~\[ ]", d)[0].lower() for d in project["dependencies"]}
     for required in ("jupyterlab", "ipywidgets", "kubernetes", "plotly", "anywidget", "locust",
-                     "papermill", "nbval"):
+                     "papermill", "nbval", "jupytext"):
         assert required in names
 
 

@@ -1,7 +1,8 @@
 """One JupyterLab and one headless Chromium for the whole browser session.
 
 The server runs on 127.0.0.1 with a token and private config, data, settings and workspace
-directories, serving a copy of notebooks/ (autosave never touches the repository). The
+directories, serving what ``make lab`` serves: the learner's copies (solutions removed) in a
+fresh folder, with LABKIT_LEARNER=1 in the kernels' environment, as ``labkit lab`` sets it. The
 browser is Debian's /usr/bin/chromium (``apt-get install -y chromium fonts-liberation``;
 Playwright's own browser download cannot work here) and every request not to 127.0.0.1 or
 localhost is aborted. One page stays open across the tests: JupyterLab loads once, each test
@@ -10,7 +11,6 @@ opens its notebook in a new tab and closes it (kernel shut down) at the end.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
-from labkit import _procs
+from labkit import _procs, student
+from labkit.checks import LEARNER_ENV
 
 import jlab
 
@@ -48,15 +49,10 @@ def pytest_collection_modifyitems(items):
 def lab_server(tmp_path_factory):
     """(base URL, token, root dir) of a JupyterLab serving a copy of notebooks/."""
     tmp = tmp_path_factory.mktemp("jupyterlab")
-    root = tmp / "root"
-    shutil.copytree(REPO / "notebooks", root,
-                    ignore=shutil.ignore_patterns("_executed", "student", ".ipynb_checkpoints",
-                                                  "__pycache__"))
-    settings = tmp / "app-settings"
-    settings.mkdir()
-    (settings / "overrides.json").write_text(json.dumps({
-        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
-                                                        "checkForUpdates": False}}))
+    root = tmp / "learner"
+    written, _ = student.learner_copies(root)
+    assert written, "no learner copies were written"
+    settings = REPO / "labkit" / "data" / "lab-settings"  # labkit lab's: no news pop-up
     token, port = secrets.token_hex(16), _procs.free_port()
     env = {**os.environ,
            "JUPYTER_CONFIG_DIR": str(tmp / "config"),
@@ -65,6 +61,7 @@ def lab_server(tmp_path_factory):
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH"))
                                          if p)}
     env.pop("LABKIT_LIVE", None)  # the kernels must see JupyterLab as their front end
+    env[LEARNER_ENV] = "1"
     cmd = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
            "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",

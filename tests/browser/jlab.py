@@ -122,6 +122,22 @@ def cells(page: Any) -> list[CellReport]:
     return reports
 
 
+def output_texts(page: Any) -> list[str]:
+    """The text of every stream output of the current notebook (what print() showed)."""
+    return page.evaluate("() => {" + _CURRENT + """
+        const out = []; const cells = w.content.model.cells;
+        for (let i = 0; i < cells.length; i++) {
+            const c = cells.get(i);
+            if (c.type !== 'code') continue;
+            for (const o of c.outputs.toJSON()) {
+                if (o.output_type === 'stream') {
+                    out.push(Array.isArray(o.text) ? o.text.join('') : String(o.text));
+                }
+            }
+        }
+        return out; }""")
+
+
 def widget_cells(page: Any) -> list[int]:
     """Indexes of the cells whose outputs hold a widget view (for scrolling them into view)."""
     return page.evaluate("() => {" + _CURRENT + """

@@ -1,4 +1,5 @@
-"""Every course notebook and demo-live, run as a learner runs them: in JupyterLab, in Chromium.
+"""Every course notebook and demo-live, run as a learner runs them: in JupyterLab, in Chromium,
+on the learner's copies that ``make lab`` opens (exercises unsolved).
 
 For each notebook: open it, restart the kernel, Run All, and fail on any error output, any
 code cell left unexecuted, or any JavaScript error in the page. Where the notebook shows
@@ -48,6 +49,7 @@ def test_notebook_runs_all_in_jupyterlab(name, lab_page, artifacts):
     try:
         run_all = jlab.restart_and_run_all(page, RUN_ALL_TIMEOUT)
         report = jlab.cells(page)
+        outputs = jlab.output_texts(page)
         errors = [f"cell {c.index}: {e}" for c in report for e in c.errors]
         unexecuted = [f"cell {c.index}: {c.source.splitlines()[0] if c.source else ''!r}"
                       for c in report if c.execution_count is None and c.source.strip()]
@@ -65,6 +67,9 @@ def test_notebook_runs_all_in_jupyterlab(name, lab_page, artifacts):
     (artifacts / "live-timings.json").write_text(json.dumps(_timings, indent=1))
 
     assert not errors, f"{name}: error outputs after Run All:\n" + "\n".join(errors)
+    if name[:2].isdigit() and name[:2] != "00":  # every course notebook has an exercise
+        assert any("Not yet" in text for text in outputs), (
+            f"{name}: the verification cell of an unsolved exercise should say 'Not yet'")
     assert not unexecuted, f"{name}: cells left unexecuted:\n" + "\n".join(unexecuted)
     assert not js_errors, f"{name}: JavaScript errors in the page:\n" + "\n".join(js_errors)
     if live is not None:

@@ -1,0 +1,87 @@
+"""`make lab` opens learner copies: made once, never overwritten, never inside notebooks/;
+their verification cells say "Not yet" for an unsolved exercise instead of raising."""
+
+from __future__ import annotations
+
+import argparse
+
+import nbformat
+import pytest
+
+from labkit import checks, commands, student
+from labkit.checks import VerificationFailed
+from labkit.errors import LabkitError
+from labkit.exercises import ExerciseResult
+
+from nbhelpers import fake_timeline
+
+
+def test_learner_copies_are_stripped_and_then_left_alone(tmp_path):
+    out = tmp_path / "learner"
+    written, kept = student.learner_copies(out)
+    names = sorted(p.name for p in written)
+    assert "00-setup.ipynb" in names and "demo-live.ipynb" in names and kept == []
+    assert not (out / "INSTRUCTOR.md").exists() and not (out / "conftest.py").exists()
+    first = out / "01-hpa-v1.ipynb"
+    nb = nbformat.read(str(first), as_version=4)
+    assert all(c.source == student.STUB for c in nb.cells
+               if "solution" in c.metadata.get("tags", []))
+    first.write_text(first.read_text().replace("maxReplicas: 10", "maxReplicas: 5"))
+    (out / "02-hpa-v2.ipynb").unlink()
+    written, kept = student.learner_copies(out)
+    assert [p.name for p in written] == ["02-hpa-v2.ipynb"]  # only the deleted one
+    assert first in kept and "maxReplicas: 5" in first.read_text()  # the learner's edit
+
+
+def test_nothing_is_written_over_the_course_notebooks():
+    with pytest.raises(LabkitError, match="refusing"):
+        student.learner_copies(student.NOTEBOOKS)
+    with pytest.raises(LabkitError, match="labkit student --out student"):
+        student.write_copies(str(student.NOTEBOOKS) + "/")
+
+
+def _unsolved():
+    tl = fake_timeline([1] * 60)
+    ok = checks.reached(tl, 1, within=10, after=0)
+    bad = checks.reached(tl, 3, within=30, after=0, hint="raise maxReplicas to 3 or more")
+    return ok, ExerciseResult("quota", "reach 3 pods", (ok, bad))
+
+
+def test_a_learner_copy_says_not_yet_with_what_is_missing(monkeypatch, capsys):
+    monkeypatch.setenv(checks.LEARNER_ENV, "1")
+    ok, result = _unsolved()
+    assert checks.require(ok, result) is None
+    out = capsys.readouterr().out
+    assert "Not yet: exercise 'quota' is not solved" in out
+    assert "missing: at least 3 ready replicas" in out and "raise maxReplicas to 3" in out
+    # a failure that is not an unsolved exercise still raises, learner or not
+    broken = checks.reached(fake_timeline([1] * 10), 5, within=5, after=0)
+    with pytest.raises(VerificationFailed):
+        checks.require(broken, result)
+
+
+def test_instructor_copies_and_headless_runs_still_raise(monkeypatch):
+    monkeypatch.delenv(checks.LEARNER_ENV, raising=False)
+    ok, result = _unsolved()
+    with pytest.raises(VerificationFailed, match="raise maxReplicas"):
+        checks.require(ok, result)
+
+
+@pytest.mark.parametrize("instructor", [False, True], ids=["learner", "instructor"])
+def test_labkit_lab_serves_learner_copies_unless_instructor(monkeypatch, tmp_path, instructor):
+    calls = []
+    monkeypatch.setattr(commands.subprocess, "call",
+                        lambda cmd, env: calls.append((cmd, env)) or 0)
+    monkeypatch.setattr(student, "LEARNER_DIR", tmp_path / "learner")
+    monkeypatch.delenv(checks.LEARNER_ENV, raising=False)
+    args = argparse.Namespace(port=18888, no_browser=True, instructor=instructor)
+    assert commands.lab(args) == 0
+    (cmd, env), = calls
+    root = next(a.split("=", 1)[1] for a in cmd if a.startswith("--notebook-dir="))
+    if instructor:
+        assert root == str(student.NOTEBOOKS) and checks.LEARNER_ENV not in env
+    else:
+        assert root == str(tmp_path / "learner") and env[checks.LEARNER_ENV] == "1"
+        assert (tmp_path / "learner" / "01-hpa-v1.ipynb").exists()
+    assert "--ip=127.0.0.1" in cmd and "--port=18888" in cmd
+    assert any(a.startswith("--LabApp.app_settings_dir=") for a in cmd)  # no news pop-up
