@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Iterable
 from ...autoscalers.hpa_spec import hpa_spec_from_manifest
 from ...errors import BackendError
 from ..objects import kind_for_delete, resource_name
-from .hpa_loop import HPALoop
+from .hpa_loop import HPALoop, attach_hpa
 
 if TYPE_CHECKING:
     from .world import World
@@ -86,7 +86,6 @@ class ObjectStore:
                      if isinstance(a, HPALoop) and a.spec.name == name), None)
 
     def _apply_hpa(self, doc: dict, *, created: bool) -> None:
-        from .autoscaling import attach_hpa
         spec = hpa_spec_from_manifest(doc, path=self._where(doc))
         loop = self._hpa_loop(spec.name)
         if loop is None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...autoscalers.hpa_spec import hpa_spec_from_manifest
-from ...errors import ManifestError
-from .hpa_loop import HPALoop
+from .hpa_loop import attach_hpa
 
 if TYPE_CHECKING:
     from .world import World
@@ -18,7 +17,7 @@ def attach_all(world: "World") -> None:
     from ...autoscalers.knative_settings import autoscaler_config
     from ...autoscalers.kserve import inference_service_resources
     from .keda_loop import KEDALoop
-    from .knative_loop import KNATIVE_API, KnativeLoop
+    from .knative_loop import KNATIVE_API, knative_autoscaler
     from .scaledjob_loop import ScaledJobLoop
 
     # Knative's cluster-level settings, when the variant carries a config-autoscaler ConfigMap.
@@ -27,7 +26,8 @@ def attach_all(world: "World") -> None:
         where = f"{obj.path}: InferenceService/{obj.name}"
         for doc in inference_service_resources(obj.doc, knative_config=config):
             if doc["kind"] == "Service":
-                world.autoscalers.append(KnativeLoop(world, doc, where=where, config=config))
+                world.autoscalers.append(knative_autoscaler(world, doc, where=where,
+                                                            config=config))
             elif doc["kind"] == "Deployment":
                 world.add_deployment(doc, where=where)
             elif doc["kind"] == "HorizontalPodAutoscaler":
@@ -35,8 +35,8 @@ def attach_all(world: "World") -> None:
             elif doc["kind"] == "ScaledObject":
                 world.autoscalers.append(KEDALoop(world, doc, where=where))
     for obj in world.variant.of_kind("Service", api_version=KNATIVE_API):
-        world.autoscalers.append(KnativeLoop(world, obj.doc, where=f"{obj.path}: "
-                                             f"Service/{obj.name}", config=config))
+        world.autoscalers.append(knative_autoscaler(world, obj.doc, where=f"{obj.path}: "
+                                                    f"Service/{obj.name}", config=config))
 
     for obj in world.variant.of_kind("HorizontalPodAutoscaler"):
         spec = hpa_spec_from_manifest(obj.doc, path=str(obj.path))
@@ -47,18 +47,3 @@ def attach_all(world: "World") -> None:
     for obj in world.variant.of_kind("ScaledJob"):
         world.autoscalers.append(ScaledJobLoop(world, obj.doc, where=f"{obj.path}: ScaledJob/"
                                                f"{obj.name}"))
-
-
-def attach_hpa(world: "World", spec, *, where: str = "", start: float | None = None,
-               register: bool = True) -> HPALoop:
-    ref = spec.scale_target_ref
-    target = world.workloads.get(ref.name)
-    if target is None or ref.kind != "Deployment":
-        raise ManifestError(f"scaleTargetRef {ref.kind}/{ref.name} is not a Deployment in this "
-                            "variant; point it at the app's Deployment", obj=where,
-                            field="spec.scaleTargetRef")
-    loop = HPALoop(world.clock, spec, target, world.metrics, world.recorder, world.hpa_config,
-                   start=start)
-    if register:
-        world.autoscalers.append(loop)
-    return loop

@@ -11,15 +11,19 @@ once (current code; ≤1.36 waited one period).
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ...autoscalers.hpa_types import Container, MetricSpec, PodInfo
 from ...autoscalers.hpa_controller import ControllerConfig, ReconcileResult, reconcile
 from ...autoscalers.hpa_spec import HPASpec
+from ...errors import ManifestError
 from ...timeline import TimelineRecorder
 from .clock import CONTROLLER, Clock
 from .metrics import MetricsAPI
 from .pods import Pod, Workload
+
+if TYPE_CHECKING:
+    from .world import World
 
 
 def pod_info(pod: Pod) -> PodInfo:
@@ -147,3 +151,20 @@ def metric_reading(metric: MetricSpec, status) -> tuple[str, float, float]:
         status.current_value_milli is not None else nan
     label = metric.name if t.type == "Value" else f"{metric.name} (per pod)"
     return (label, float(value), (milli or 0) / 1000)
+
+
+def attach_hpa(world: "World", spec: HPASpec, *, where: str = "", start: float | None = None,
+               register: bool = True) -> HPALoop:
+    """Run an HPA against its Deployment in ``world`` (listed as an autoscaler if ``register``;
+    KEDA and Knative keep the one they make to themselves)."""
+    ref = spec.scale_target_ref
+    target = world.workloads.get(ref.name)
+    if target is None or ref.kind != "Deployment":
+        raise ManifestError(f"scaleTargetRef {ref.kind}/{ref.name} is not a Deployment in this "
+                            "variant; point it at the app's Deployment", obj=where,
+                            field="spec.scaleTargetRef")
+    loop = HPALoop(world.clock, spec, target, world.metrics, world.recorder, world.hpa_config,
+                   start=start)
+    if register:
+        world.autoscalers.append(loop)
+    return loop

@@ -34,6 +34,7 @@ from ...autoscalers.keda_triggers import (Trigger, metrics_api_value, prometheus
                                           trigger_result)
 from ...errors import ManifestError
 from .clock import CONTROLLER
+from .hpa_loop import attach_hpa
 
 if TYPE_CHECKING:
     from .world import World
@@ -135,7 +136,6 @@ class KEDALoop:
 
     def _ensure_hpa(self) -> None:
         """Create the HPA, or update it in place (it keeps its recommendation history)."""
-        from .autoscaling import attach_hpa
         for t in self.so.triggers:
             if not t.is_resource:
                 self.world.metrics.external[t.metric_name] = lambda t=t: self._adapter_read(t)

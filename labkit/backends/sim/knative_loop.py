@@ -16,9 +16,12 @@ mapped to a Knative Service by :func:`labkit.autoscalers.kserve.inference_servic
 Events: ``ScalingReplicaSet``, as the Deployment controller records every scale (the World adds
 ``ColdStart``, labkit's own marker, whenever requests wait in a buffer at zero ready pods).
 
+``containerConcurrency`` is the queue-proxy's hard limit: with the activator in the path (SKS
+Proxy) the activator holds what the pods cannot take; in Serve mode a pod's queue-proxy refuses
+what exceeds 11 x containerConcurrency with 503 (:func:`.traffic.pod_slots`).
+
 Simplifies: the collector reads every pod (no sampling, §2.4's sample size); one activator; the
-queue-proxy sidecar's CPU and the ``containerConcurrency`` hard limit on each pod are not
-modelled (requests queue inside the pod instead of in the activator).
+queue-proxy sidecar's CPU is not modelled.
 """
 
 from __future__ import annotations
@@ -26,11 +29,15 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Mapping
 
+from ...autoscalers.knative_hpa import knative_hpa_manifest
+from ...autoscalers.knative_settings import HPA_CLASS, KPA_CLASS
 from ...autoscalers.kpa import (KPASettings, WindowAverager, decide, kpa_settings,
                                 new_decider_state, panic_window_seconds)
 from ...autoscalers.kpa_reconciler import new_pa_state, reconcile_pa
+from ...autoscalers.hpa_spec import hpa_spec_from_manifest
 from ...errors import ManifestError
 from .clock import CONTROLLER
+from .hpa_loop import attach_hpa
 from .traffic import Buffer
 
 if TYPE_CHECKING:
@@ -39,35 +46,59 @@ if TYPE_CHECKING:
 KNATIVE_API = "serving.knative.dev/"
 
 
+def knative_autoscaler(world: "World", doc: Mapping, *, where: str = "",
+                       config: Mapping[str, str] | None = None):
+    """The loop for a Knative Service's revision: the KPA, or an HPA for the HPA class."""
+    template = (doc.get("spec") or {}).get("template") or {}
+    annotations = {str(k): str(v) for k, v in
+                   ((template.get("metadata") or {}).get("annotations") or {}).items()}
+    cc = int((template.get("spec") or {}).get("containerConcurrency") or 0)
+    settings = kpa_settings(annotations, container_concurrency=cc, config=config)
+    if settings.pod_autoscaler_class == HPA_CLASS:
+        return KnativeHPALoop(world, doc, where=where, config=config, settings=settings)
+    return KnativeLoop(world, doc, where=where, config=config, settings=settings)
+
+
+def _revision(world: "World", doc: Mapping, settings: KPASettings, where: str):
+    """Revision ``<service>-00001`` as a Deployment at the initial scale, where load goes."""
+    name = doc["metadata"]["name"]
+    template = (doc.get("spec") or {}).get("template") or {}
+    meta = template.get("metadata") or {}
+    rev_spec = template.get("spec") or {}
+    revision = f"{name}-00001"
+    labels = {**(meta.get("labels") or {}), "serving.knative.dev/service": name,
+              "serving.knative.dev/revision": revision}
+    deployment = {"metadata": {"name": f"{revision}-deployment"},
+                  "spec": {"template": {"metadata": {"labels": labels},
+                                        "spec": copy.deepcopy(rev_spec)}}}
+    target = world.add_deployment(deployment, where=where, replicas=settings.initial_target)
+    # The queue-proxy's hard limit (traffic.pod_slots reads it; 0 = unlimited).
+    target.container_concurrency = settings.container_concurrency
+    target.activator_in_path = settings.pod_autoscaler_class != HPA_CLASS
+    world.entry = target
+    return revision, target, rev_spec
+
+
 class KnativeLoop:
     """The autoscaling of one Knative revision (see the module docstring)."""
 
     def __init__(self, world: "World", doc: Mapping, *, where: str = "",
-                 config: Mapping[str, str] | None = None):
+                 config: Mapping[str, str] | None = None,
+                 settings: KPASettings | None = None):
         self.world, self.where = world, where
-        name = doc["metadata"]["name"]
-        template = (doc.get("spec") or {}).get("template") or {}
-        meta = template.get("metadata") or {}
-        rev_spec = template.get("spec") or {}
-        annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
-        cc = int(rev_spec.get("containerConcurrency") or 0)
-        # Annotations over the variant's config-autoscaler over Knative's defaults.
-        self.settings: KPASettings = kpa_settings(annotations, container_concurrency=cc,
-                                                  config=config)
-        if self.settings.pod_autoscaler_class != "kpa.autoscaling.knative.dev":
-            raise ManifestError("the twin simulates the KPA class only; remove the "
-                                "autoscaling.knative.dev/class annotation or set it to "
-                                "kpa.autoscaling.knative.dev", obj=where,
+        if settings is None:
+            template = (doc.get("spec") or {}).get("template") or {}
+            annotations = {str(k): str(v) for k, v in
+                           ((template.get("metadata") or {}).get("annotations") or {}).items()}
+            cc = int((template.get("spec") or {}).get("containerConcurrency") or 0)
+            # Annotations over the variant's config-autoscaler over Knative's defaults.
+            settings = kpa_settings(annotations, container_concurrency=cc, config=config)
+        self.settings: KPASettings = settings
+        if self.settings.pod_autoscaler_class != KPA_CLASS:
+            raise ManifestError("this loop runs the KPA class; use knative_autoscaler() for "
+                                f"{self.settings.pod_autoscaler_class}", obj=where,
                                 field="spec.template.metadata.annotations")
-        self.revision = f"{name}-00001"
-        labels = {**(meta.get("labels") or {}), "serving.knative.dev/service": name,
-                  "serving.knative.dev/revision": self.revision}
-        deployment = {"metadata": {"name": f"{self.revision}-deployment"},
-                      "spec": {"template": {"metadata": {"labels": labels},
-                                            "spec": copy.deepcopy(rev_spec)}}}
-        self.target = world.add_deployment(deployment, where=where,
-                                           replicas=self.settings.initial_target)
-        world.entry = self.target
+        self.revision, self.target, rev_spec = _revision(world, doc, settings, where)
         world.buffer = Buffer(float(rev_spec.get("timeoutSeconds") or 300), "the activator",
                               f"Revision/{self.revision}")
         now = world.clock.now
@@ -121,6 +152,7 @@ class KnativeLoop:
                          ready_pods=self.target.ready_replicas,
                          spec_replicas=self.target.spec_replicas, reachable=True, now=now)
         self.pa = d.state
+        self.target.activator_in_path = self.pa.sks_mode != "Serve"
         if d.want_replicas is not None and d.want_replicas != self.target.spec_replicas:
             before = self.target.spec_replicas
             self.target.scale(d.want_replicas)
@@ -164,3 +196,50 @@ class KnativeLoop:
                  f"SKS mode:         {self.pa.sks_mode}",
                  f"Active:           {self.pa.active_status} ({self.pa.active_reason})"]
         return "\n".join(lines)
+
+
+class KnativeHPALoop:
+    """A revision of class ``hpa.autoscaling.knative.dev``: Knative makes an HPA for it
+    (:func:`labkit.autoscalers.knative_hpa.knative_hpa_manifest`) and the HPA controller scales
+    the revision's Deployment. No activator in the path once it runs and no scale to zero
+    (the HPA's minimum is at least 1)."""
+
+    def __init__(self, world: "World", doc: Mapping, *, where: str = "",
+                 config: Mapping[str, str] | None = None,
+                 settings: KPASettings):
+        self.world, self.where, self.settings = world, where, settings
+        self.revision, self.target, _ = _revision(world, doc, settings, where)
+        template = (doc.get("spec") or {}).get("template") or {}
+        annotations = {str(k): str(v) for k, v in
+                       ((template.get("metadata") or {}).get("annotations") or {}).items()}
+        manifest = knative_hpa_manifest(
+            self.revision, self.target.name, annotations, config=config,
+            namespace=str(doc["metadata"].get("namespace") or "default"))
+        self.hpa = attach_hpa(world, hpa_spec_from_manifest(manifest, path=where), where=where,
+                              register=False)
+
+    @property
+    def object_ref(self) -> str:
+        return self.hpa.object_ref
+
+    @property
+    def min_replicas(self) -> int:
+        return self.hpa.min_replicas
+
+    @property
+    def max_replicas(self) -> int:
+        return self.hpa.max_replicas
+
+    @property
+    def desired_replicas(self) -> int:
+        return self.hpa.desired_replicas
+
+    def metric_reading(self) -> tuple[str, float, float]:
+        return self.hpa.metric_reading()
+
+    def condition(self, type_: str):
+        return self.hpa.condition(type_)
+
+    def describe(self) -> str:
+        return (f"Name:             {self.revision} (PodAutoscaler, class hpa)\n\n"
+                + self.hpa.describe())

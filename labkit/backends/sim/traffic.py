@@ -21,8 +21,10 @@ passes (then they fail). Buffered requests are tracked as cohorts (arrival time,
 cold-start penalty in the percentiles is exact.
 
 Simplifies: the Service balances evenly over serving pods (kube-proxy picks at random; the
-average is what a 1 s sample shows); no network latency; a pod's queue has no limit, so
-overload shows up as latency, then as client timeouts.
+average is what a 1 s sample shows); no network latency; a pod's queue has no limit (so
+overload shows up as latency, then as client timeouts) except a Knative revision's with a
+``containerConcurrency``, whose queue-proxy refuses what its breaker cannot hold
+(:func:`pod_slots`).
 """
 
 from __future__ import annotations
@@ -161,8 +163,16 @@ class Service:
             k = zp + s + na
             u = (k - math.sqrt(max(k * k - 4 * zp * na, 0.0))) / (2 * zp)
         u = min(u, 0.999)
+        refused = 0.0
+        slots = pod_slots(w)
+        if slots is not None and u * n * (b * mu + 1 / (1 - u)) > slots * n:
+            # The queue-proxy's breaker is full: each pod holds ``slots`` requests, the users
+            # beyond them are refused at once (503) and think again before retrying.
+            u = _utilization_at(slots, b * mu)
+            refused = max(0.0, (n_users - slots * n) / zp - u * n * mu) if zp > 0 else 0.0
         x = u * n * mu                       # requests/s the pods complete
         r = b + s / (1 - u)                  # mean response time
+        errors += self._poisson(refused * dt)
         done = self._poisson(x * dt) / dt
         queue_wait = max(r - b - s, 0.0)
         timeout = self.params.request_timeout_s
@@ -213,6 +223,40 @@ class Service:
                 prod *= self.rng.random()
             return float(k)
         return max(0.0, mean + math.sqrt(mean) * self.rng.gauss(0.0, 1.0))
+
+
+#: The queue-proxy's breaker: ``MaxConcurrency`` = containerConcurrency, ``QueueDepth`` = 10 x
+#: that (knative/serving knative-v1.23.0 ``pkg/queue/sharedmain/main.go`` ``buildBreaker``); a
+#: request beyond both is answered 503 "pending request queue full" (``pkg/queue/breaker.go``).
+BREAKER_QUEUE_DEPTH_FACTOR = 10
+
+
+def pod_slots(workload: Workload) -> float | None:
+    """Requests one pod may hold, or None when nothing limits it.
+
+    A Knative revision with ``containerConcurrency`` > 0 (set on the workload by the Knative
+    loop) holds at most ``containerConcurrency`` x (1 + 10) at its queue-proxy. With the activator
+    in the path (SKS in Proxy mode) the activator sends each pod at most ``containerConcurrency``
+    requests and queues the rest itself (``pkg/activator/net/throttler.go``), so nothing is
+    refused: the requests wait, as they wait at the pod, and the same work is done.
+    """
+    cc = getattr(workload, "container_concurrency", 0)
+    if not cc or getattr(workload, "activator_in_path", False):
+        return None
+    return float(cc * (1 + BREAKER_QUEUE_DEPTH_FACTOR))
+
+
+def _utilization_at(in_flight: float, b_mu: float) -> float:
+    """The utilization at which a pod holds ``in_flight`` requests: ``u (b mu + 1/(1-u))``
+    (Little's law over the response time ``b + s/(1-u)``) solved by bisection."""
+    lo, hi = 0.0, 0.999
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if mid * (b_mu + 1 / (1 - mid)) < in_flight:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def _steady_latency(q: float, exp_q: float, b: float, s_lo: float, s_hi: float,

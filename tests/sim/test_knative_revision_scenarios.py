@@ -1,0 +1,102 @@
+"""Knative revisions on the twin: the containerConcurrency limit and the HPA class."""
+
+from __future__ import annotations
+
+import copy
+
+from labkit.autoscalers.knative_hpa import knative_hpa_manifest
+from labkit.backends.sim import SimBackend
+from labkit.load import Constant
+from labkit.manifests import load_variant
+
+A = "autoscaling.knative.dev/"
+
+
+def _knative(cc: int | None = None, **annotations: str):
+    v = load_variant("knative")
+    doc = copy.deepcopy(v.get("Service").doc)
+    template = doc["spec"]["template"]
+    if cc is not None:
+        template["spec"]["containerConcurrency"] = cc
+    ann = template["metadata"]["annotations"]
+    for key, value in annotations.items():
+        key = A + key.rstrip("_").replace("_", "-")
+        if value is None:
+            ann.pop(key, None)
+        else:
+            ann[key] = value
+    return v.replace(doc)
+
+
+def _overload(variant, users: int = 100, duration: float = 120):
+    b = SimBackend()
+    b.deploy(variant)
+    b.load(Constant(users=users, duration=duration, spawn_rate=users))
+    return b, b.run(duration)
+
+
+def test_activator_overload_queues_and_serves_every_request():
+    """knative/serving knative-v1.23.0 ``test/e2e/activator_test.go`` (``TestActivatorOverload``):
+    containerConcurrency 1, max-scale 10, target-burst-capacity -1 (the activator always in
+    the path), 100 concurrent clients: every response is 200; the revision scales to max."""
+    b, tl = _overload(_knative(1, max_scale="10", target_burst_capacity="-1"))
+    assert tl.samples.errors.sum() == 0
+    assert tl.samples.spec_replicas.max() == 10
+    assert b.world.autoscalers[0].pa.sks_mode == "Proxy"
+
+
+def test_without_the_activator_the_queue_proxy_refuses_what_its_breaker_cannot_hold():
+    """knative/serving knative-v1.23.0 ``pkg/queue/sharedmain/main.go`` (``buildBreaker``: queue
+    depth 10 x containerConcurrency) and ``pkg/queue/breaker.go`` ("pending request queue full",
+    503 in ``pkg/queue/handler.go``): one pod (min = max = 1), target-burst-capacity 0 so the
+    activator leaves the path, containerConcurrency 1 -> at most 11 requests at the pod, the
+    other users get 503s; with containerConcurrency 0 (no limit) they wait instead."""
+    pinned = {"min_scale": "1", "max_scale": "1", "target_burst_capacity": "0"}
+    b, limited = _overload(_knative(1, **pinned))
+    assert b.world.autoscalers[0].pa.sks_mode == "Serve"
+    _, unlimited = _overload(_knative(0, **pinned))
+    late = limited.samples.time > 30
+    assert limited.samples[late].errors.sum() > 100
+    assert unlimited.samples.errors.sum() == 0
+    assert (limited.samples[late].latency_p95.median()
+            < unlimited.samples[late].latency_p95.median() / 2)
+
+
+def test_the_hpa_class_makes_an_hpa_like_knatives_make_hpa():
+    """``pkg/reconciler/autoscaling/hpa/resources/hpa.go`` (``MakeHPA``): named after the
+    revision, cpu target -> Utilization ceil(target), window -> both stabilization windows,
+    max-scale 0 -> no limit, min-scale 0 -> the API default (1)."""
+    hpa = knative_hpa_manifest("app-00001", "app-00001-deployment", {
+        A + "class": "hpa.autoscaling.knative.dev", A + "metric": "cpu", A + "target": "74.5",
+        A + "window": "20s"})
+    assert hpa["metadata"]["name"] == "app-00001"
+    assert hpa["spec"]["maxReplicas"] == 2**31 - 1 and "minReplicas" not in hpa["spec"]
+    assert hpa["spec"]["metrics"][0]["resource"]["target"] == {
+        "type": "Utilization", "averageUtilization": 75}
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 20
+    mem = knative_hpa_manifest("r", "d", {A + "metric": "memory", A + "target": "200",
+                                          A + "maxScale": "4", A + "minScale": "2"})
+    assert mem["spec"]["metrics"][0]["resource"]["target"]["averageValue"] == "200Mi"
+    assert (mem["spec"]["minReplicas"], mem["spec"]["maxReplicas"]) == (2, 4)
+
+
+def test_hpa_class_autoscale_up_down_up():
+    """knative/serving knative-v1.23.0 ``test/e2e/autoscale_hpa_test.go``
+    (``TestHPAAutoscaleUpDownUp``): class hpa, metric cpu, target 75, max-scale 10, window
+    20s; CPU-heavy load scales the revision to at least 5 pods, without it back to 1 (never
+    0: the HPA class does not scale to zero), then up again. The CPU comes from a fixed
+    consumer (the e2e test computes primes): 1000m over 200m requests at 75 % -> 7 pods."""
+    b = SimBackend()
+    b.deploy(_knative(class_="hpa.autoscaling.knative.dev", metric="cpu", target="75",
+                      max_scale="10", window="20s", scale_down_delay=None,
+                      scale_to_zero_pod_retention_period=None))
+    b.consume(cpu_millicores=1000)
+    assert b.run(180).samples.spec_replicas.iloc[-1] >= 5
+    b.consume(cpu_millicores=0)
+    tl = b.run(240)
+    quiet = tl.samples[tl.samples.time > 180]
+    assert quiet.spec_replicas.iloc[-1] == 1 and quiet.spec_replicas.min() == 1
+    b.consume(cpu_millicores=1000)
+    assert b.run(180).samples.spec_replicas.iloc[-1] >= 5
+    assert tl.events_with("SuccessfulRescale").object.iloc[0] == \
+        "HorizontalPodAutoscaler/app-knative-00001"
