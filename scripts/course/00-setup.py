@@ -255,6 +255,14 @@ print("\n".join(kubectl_equivalents("hpa-v1")))
 # [01 · HPA v1](01-hpa-v1.ipynb): the classic CPU autoscaler, and the formula behind it.
 
 # %% [markdown]
+# ## Learn more (official documentation)
+#
+# - [Kubernetes: Pods, Deployments, Services](https://kubernetes.io/docs/concepts/workloads/)
+# - [Kubernetes: Autoscaling workloads (horizontal, vertical, event-driven)](https://kubernetes.io/docs/concepts/workloads/autoscaling/)
+# - [kind: quick start](https://kind.sigs.k8s.io/docs/user/quick-start/)
+# - [Locust: running without the web UI (`--headless`)](https://docs.locust.io/en/stable/running-without-web-ui.html)
+
+# %% [markdown]
 # ## Verification
 #
 # This cell checks what the notebook showed: the pod was Ready when the Timeline began, it

@@ -316,6 +316,15 @@ result
 # fast the HPA moves in each direction.
 
 # %% [markdown]
+# ## Learn more (official documentation)
+#
+# - [Kubernetes: Horizontal Pod Autoscaling (the algorithm, tolerance, windows)](https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/)
+# - [Kubernetes: HorizontalPodAutoscaler walkthrough](https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale-walkthrough/)
+# - [kubectl autoscale reference](https://kubernetes.io/docs/reference/kubectl/generated/kubectl_autoscale/)
+# - [Kubernetes: Resource management for pods and containers (requests, limits)](https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/)
+# - [metrics-server](https://github.com/kubernetes-sigs/metrics-server)
+
+# %% [markdown]
 # ## Verification
 #
 # The dynamics and the numbers this notebook's text states, with windows wide enough for a

@@ -302,6 +302,13 @@ result
 # mode, and scale to zero.
 
 # %% [markdown]
+# ## Learn more (official documentation)
+#
+# - [Kubernetes: configurable scaling behavior](https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/#configurable-scaling-behavior)
+# - [API reference: HorizontalPodAutoscaler autoscaling/v2](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/horizontal-pod-autoscaler-v2/)
+# - [Kubernetes: autoscaling on multiple and custom metrics (walkthrough)](https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale-walkthrough/#autoscaling-on-multiple-metrics-and-custom-metrics)
+
+# %% [markdown]
 # ## Verification
 
 # %% tags=["verification"]

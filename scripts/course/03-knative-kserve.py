@@ -297,6 +297,15 @@ result
 # an HPA.
 
 # %% [markdown]
+# ## Learn more (official documentation)
+#
+# - [Knative: about autoscaling](https://knative.dev/docs/serving/autoscaling/)
+# - [Knative: concurrency, targets and utilization](https://knative.dev/docs/serving/autoscaling/concurrency/)
+# - [Knative: scale bounds and scale to zero](https://knative.dev/docs/serving/autoscaling/scale-to-zero/)
+# - [Knative: the autoscale-go sample](https://knative.dev/docs/serving/autoscaling/autoscale-go/)
+# - [KServe documentation](https://kserve.github.io/website/)
+
+# %% [markdown]
 # ## Verification
 
 # %% tags=["verification"]

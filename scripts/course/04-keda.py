@@ -236,6 +236,14 @@ result
 # sweep.
 
 # %% [markdown]
+# ## Learn more (official documentation)
+#
+# - [KEDA: scaling deployments (ScaledObject, activation, cooldown)](https://keda.sh/docs/2.20/concepts/scaling-deployments/)
+# - [KEDA: the metrics-api scaler](https://keda.sh/docs/2.20/scalers/metrics-api/)
+# - [KEDA HTTP add-on](https://github.com/kedacore/http-add-on)
+# - [Kubernetes: the HPAScaleToZero feature gate](https://kubernetes.io/docs/reference/command-line-tools-reference/feature-gates/)
+
+# %% [markdown]
 # ## Verification
 
 # %% tags=["verification"]

@@ -94,6 +94,81 @@ live.compare_figure(runs)
 # the cooldown (queue) or as soon as each Job finds the list empty (queue-jobs).
 
 # %% [markdown]
+# Three things in the table deserve a closer look:
+#
+# - `time_back_to_min` is empty for both HPAs: the run ends 270 s after the spike, before
+#   their 300 s scale-down window has passed. Empty means "did not happen in this run".
+# - kserve spends the most seconds over the SLO of the synchronous rows. KServe sets no
+#   `scale-down-delay`, so when panic mode ends in the middle of the spike the KPA drops to
+#   one pod at once and must climb back (notebook 03 shows the bounce).
+# - keda has the fewest seconds over the SLO but peaks at 10 pods: the requests its gateway
+#   holds while the first pods start count as "in flight", so the HPA overshoots.
+
+# %%
+rows, SYNC = table.seconds_over_slo, ["hpa-v1", "hpa-v2", "knative", "kserve", "keda"]
+claims = [
+    checks.Check("Knative costs less than hpa-v1 and pays a cold start instead",
+                 cost["knative"] < cost["hpa-v1"] and pain["knative"] >= 1 > pain["hpa-v1"],
+                 f"{cost['knative']:.0f} vs {cost['hpa-v1']:.0f} pod-s; {pain.to_dict()}"),
+    checks.Check("the HPAs' time back to min is empty: the run ends inside their window",
+                 table.time_back_to_min[["hpa-v1", "hpa-v2"]].isna().all(), "NaN"),
+    checks.Check("kserve is the worst synchronous row on the SLO; keda the best, at 10 pods",
+                 rows["kserve"] == rows[SYNC].max()
+                 and rows["keda"] == rows[SYNC].min()
+                 and table.peak_replicas["keda"] == 10, f"{rows.to_dict()}"),
+]
+
+# %% [markdown]
+# ## A fair comparison: tune each variant
+#
+# The rows above use the course's settings, and two of them are not tuned for this app:
+# Knative's `target: "10"` is far above what one pod holds (notebook 03), and the HPA's
+# 70 % is a guess. Each variant gets a tuned row here, on the same load. For the HPA there
+# are two ways to buy latency, and they cost very differently:
+#
+# - a **low target** (40 %): every pod stays half idle all the time, and the spike still
+#   arrives at one pod;
+# - a **warm floor plus a high target** (`minReplicas: 3`, 90 %): three pods are already up
+#   when the spike arrives, and the pods that do run are used well.
+
+# %%
+TARGET = 'spec.template.metadata.annotations["autoscaling.knative.dev/target"]'
+UTIL = "spec.metrics[0].resource.target.averageUtilization"
+tuned = {"hpa-v2 as shipped (70 %)": runs["hpa-v2"], "knative as shipped (10)": runs["knative"]}
+for label, (variant, kind, change) in {
+        "hpa-v2 low target (40 %)": ("hpa-v2", "HorizontalPodAutoscaler", {UTIL: 40}),
+        "hpa-v2 floor 3 + 90 %": ("hpa-v2", "HorizontalPodAutoscaler",
+                                  {UTIL: 90, "spec.minReplicas": 3}),
+        "knative target 2": ("knative", "Service", {TARGET: "2"}),
+        "kserve scaleTarget 2": ("kserve", "InferenceService", {"spec.predictor.scaleTarget": 2}),
+}.items():
+    tuned[label] = whatif.run(whatif.variant_with(variant, kind, change), spike, duration, seed=seed)
+fair = compare(tuned)[["pod_seconds", "peak_replicas", "seconds_over_slo", "cold_starts"]]
+fair
+
+# %% [markdown]
+# The warm floor wins for this ML service: no second over the SLO, and fewer pod-seconds
+# than both the shipped 70 % and the low target, which pays for idle pods all run long and
+# still meets the spike with one pod. That is the seed chapter's advice of `minReplicas: 2`
+# or more, seen from the cost side: a floor is also what keeps the service up when a node
+# or a pod dies. Knative with a target that fits the pod costs more than the shipped one;
+# it is the honest price of its speed, and it still pays a cold start at t = 330 s.
+
+# %%
+floor, low40 = fair.loc["hpa-v2 floor 3 + 90 %"], fair.loc["hpa-v2 low target (40 %)"]
+claims += [
+    checks.Check("a warm floor + high target beats a low target on both cost and SLO",
+                 floor.seconds_over_slo < low40.seconds_over_slo
+                 and floor.pod_seconds < low40.pod_seconds
+                 and floor.pod_seconds < fair.pod_seconds["hpa-v2 as shipped (70 %)"],
+                 f"floor {floor.pod_seconds:.0f} pod-s / {floor.seconds_over_slo:.0f} s over; "
+                 f"low {low40.pod_seconds:.0f} / {low40.seconds_over_slo:.0f}"),
+    checks.Check("a fitting Knative target costs more than the shipped one",
+                 fair.pod_seconds["knative target 2"] > fair.pod_seconds["knative as shipped (10)"],
+                 f"{fair.pod_seconds.to_dict()}"),
+]
+
+# %% [markdown]
 # ## What-if: one setting against cost and latency
 #
 # The twin makes sweeps cheap. We run the hpa-v2 variant with its CPU target at several
@@ -108,6 +183,12 @@ path = "spec.metrics[0].resource.target.averageUtilization"
 sweep = whatif.sweep("hpa-v2", "HorizontalPodAutoscaler", path, targets, busy,
                      busy.duration, seed=seed)
 low, high = sweep.loc[30], sweep.loc[120]
+claims.append(checks.Check("a lower CPU target costs more and misses the SLO less",
+                           low.pod_seconds > high.pod_seconds
+                           and low.seconds_over_slo < high.seconds_over_slo,
+                           f"30 %: {low.pod_seconds:.0f} pod-s, {low.seconds_over_slo:.0f} s "
+                           f"over; 120 %: {high.pod_seconds:.0f} pod-s, "
+                           f"{high.seconds_over_slo:.0f} s over"))
 sweep[["pod_seconds", "seconds_over_slo", "p95_ms", "peak_replicas"]]
 
 # %%
@@ -203,6 +284,13 @@ result
 # [06 · Troubleshooting](06-troubleshooting.ipynb): break each variant on purpose and fix it.
 
 # %% [markdown]
+# ## Learn more (official documentation)
+#
+# - [Kubernetes: Autoscaling workloads](https://kubernetes.io/docs/concepts/workloads/autoscaling/)
+# - [Knative: about autoscaling](https://knative.dev/docs/serving/autoscaling/)
+# - [KEDA: concepts](https://keda.sh/docs/2.20/concepts/)
+
+# %% [markdown]
 # ## Verification
 
 # %% tags=["verification"]
@@ -212,13 +300,6 @@ checks.require(
     [checks.p95_above(runs[v], 3000, after=comeback) for v in ("knative", "keda")],
     checks.stays_at_least(runs["hpa-v2"], 1, after=spike_end),
     [checks.no_errors(runs[v]) for v in ASYNC_VARIANTS],
-    checks.Check("Knative costs less than hpa-v1 and pays a cold start instead",
-                 cost["knative"] < cost["hpa-v1"] and pain["knative"] >= 1 > pain["hpa-v1"],
-                 f"{cost['knative']:.0f} vs {cost['hpa-v1']:.0f} pod-s; {pain.to_dict()}"),
-    checks.Check("a lower CPU target costs more and misses the SLO less",
-                 low.pod_seconds > high.pod_seconds
-                 and low.seconds_over_slo < high.seconds_over_slo,
-                 f"30 %: {low.pod_seconds:.0f} pod-s, {low.seconds_over_slo:.0f} s over; "
-                 f"120 %: {high.pod_seconds:.0f} pod-s, {high.seconds_over_slo:.0f} s over"),
+    claims,         # the numbers the text states, computed next to it above
     result,
 )

@@ -347,6 +347,14 @@ result
 # `labkit verify --backend kind`.
 
 # %% [markdown]
+# ## Learn more (official documentation)
+#
+# - [Kubernetes: HPA walkthrough (`kubectl describe hpa`, conditions)](https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale-walkthrough/)
+# - [metrics-server: requirements and kind/kubelet TLS](https://github.com/kubernetes-sigs/metrics-server#requirements)
+# - [Knative: debugging application issues](https://knative.dev/docs/serving/troubleshooting/debugging-application-issues/)
+# - [KEDA: troubleshooting](https://keda.sh/docs/2.20/troubleshooting/)
+
+# %% [markdown]
 # ## Verification
 
 # %% tags=["verification"]

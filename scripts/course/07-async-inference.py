@@ -275,6 +275,13 @@ result
 # variants; try the queue variants in the control panel (`live.panel()`).
 
 # %% [markdown]
+# ## Learn more (official documentation)
+#
+# - [KEDA: scaling jobs (ScaledJob)](https://keda.sh/docs/2.20/concepts/scaling-jobs/)
+# - [KEDA: the Redis Lists scaler](https://keda.sh/docs/2.20/scalers/redis-lists/)
+# - [Redis: lists (LPUSH, BLMOVE, LLEN)](https://redis.io/docs/latest/develop/data-types/lists/)
+
+# %% [markdown]
 # ## Verification
 
 # %% tags=["verification"]

@@ -39,7 +39,8 @@ def test_notebook_has_the_course_skeleton(name):
     tags = [c.metadata.get("tags", []) for c in nb.cells]
     assert nb.cells[0].source.startswith("# ") and md.count("\n# ") == 0
     for heading in ("## Overview", "## Prerequisites", "Time to learn", "## Summary",
-                    "## What's next", "## Check your understanding"):
+                    "## What's next", "## Check your understanding",
+                    "## Learn more (official documentation)"):
         assert heading in md, f"{name}: no {heading!r}"
     assert sum("parameters" in t for t in tags) == 1
     params = next(c.source for c, t in zip(nb.cells, tags) if "parameters" in t)
