@@ -100,3 +100,49 @@ def test_hpa_class_autoscale_up_down_up():
     assert b.run(180).samples.spec_replicas.iloc[-1] >= 5
     assert tl.events_with("SuccessfulRescale").object.iloc[0] == \
         "HorizontalPodAutoscaler/app-knative-00001"
+
+
+def _template_edit(**annotations: str) -> dict:
+    return copy.deepcopy(_knative(**annotations).get("Service").doc)
+
+
+def test_an_annotation_edit_is_a_new_revision_and_the_route_moves_without_errors():
+    """knative/serving knative-v1.23.0 ``test/conformance/api/v1/service_test.go``
+    (``TestServiceCreateAndUpdate``): updating the revision template's annotations creates the
+    next revision, which becomes the latest ready one, while a prober sees the route healthy
+    throughout. Here the concurrency target drops from 10 to 2 under steady load: revision
+    00002 starts, takes the traffic once Ready, scales for the new target; 00001, unreachable,
+    goes to zero although min-scale would keep it."""
+    b = SimBackend()
+    b.deploy(_knative(min_scale="1"))
+    b.load(Constant(users=100, duration=600, spawn_rate=100))
+    first = b.world.autoscalers[0]
+    before = b.run(120).samples
+    lines = b.apply(_template_edit(min_scale="1", target="2"))
+    assert lines == ["service.serving.knative.dev/app-knative configured"]
+    tl = b.run(240)
+    second = b.world.autoscalers[0]
+    assert second is not first and second.revision == "app-knative-00002"
+    created = tl.events_with("Created")
+    assert list(created.message) == ['Created Revision "app-knative-00002"']
+    assert tl.samples.errors.sum() == 0
+    assert tl.samples.spec_replicas.iloc[-1] > before.spec_replicas.iloc[-1]
+    assert first.target.spec_replicas == 0            # unreachable: min-scale no longer holds
+
+
+def test_min_scale_alias_on_a_running_service_keeps_pods_after_the_load_stops():
+    """The camelCase alias Knative 1.23 still reads (``minScale``, ``pkg/apis/autoscaling/
+    register.go``) applied to a running Service: the new revision starts at 3 pods and keeps
+    them with no traffic, where the first one scaled to zero. The kebab-case key wins when both
+    are set (``kmap.KeyPriority``), so the shipped ``min-scale: "0"`` must go."""
+    b = SimBackend()
+    b.deploy(_knative())
+    assert b.run(200).samples.spec_replicas.iloc[-1] == 0
+    b.apply(_template_edit(min_scale="0", minScale="3"))
+    b.run(100)
+    assert b.world.autoscalers[0].settings.min_scale == 0          # min-scale "0" still wins
+    b.apply(_template_edit(min_scale=None, minScale="3"))
+    tl = b.run(300)
+    assert (tl.samples[tl.samples.time > 330].spec_replicas == 3).all()
+    assert b.world.autoscalers[0].settings.min_scale == 3
+    assert [a.revision for a in b.world.autoscalers] == ["app-knative-00003"]

@@ -16,11 +16,13 @@ to the controller that owns the object, which reacts as upstream's does:
   once), delete with ``restoreToOriginalReplicaCount``.
 - Deployment: ``spec.replicas`` is written to the scale now (an autoscaler then corrects it
   at its next decision, as on a cluster).
+- Knative Service: a changed ``spec.template`` (an annotation, containerConcurrency, the
+  image...) is a new revision; the route moves to it once it is ready (:mod:`.revisions`).
 
 Refused with a clear message (the twin cannot do it yet; the kind backend can): a changed pod
-template (a rolling update), a changed Knative Service or InferenceService (a new revision),
-new or changed objects of other kinds (Service, ConfigMap, ...), deleting anything but an
-autoscaler.
+template of a Deployment (a rolling update), a changed InferenceService, Knative traffic
+splits, new or changed objects of other kinds (Service, ConfigMap, ...), deleting anything but
+an autoscaler.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class ObjectStore:
         self.world = world
         self.docs: dict[Key, dict] = {_key(d): copy.deepcopy(d) for d in docs
                                       if isinstance(d.get("metadata"), dict)}
+        self._revisions: dict[str, object] = {}   # Knative Service -> its latest revision
 
     # -- apply ---------------------------------------------------------------------------
     def apply(self, doc: dict) -> str:
@@ -70,6 +73,9 @@ class ObjectStore:
             self._apply_scaled_object(doc, created=old is None)
         elif kind == "Deployment" and doc["apiVersion"].startswith("apps/"):
             self._apply_deployment(doc, old)
+        elif kind == "Service" and doc["apiVersion"].startswith("serving.knative.dev/") \
+                and old is not None:
+            self._apply_knative_service(doc, old)
         else:
             raise BackendError(
                 f"the twin cannot {'create' if old is None else 'change'} {kind}/{key[2]} "
@@ -125,6 +131,27 @@ class ObjectStore:
         replicas = (doc.get("spec") or {}).get("replicas")
         if replicas is not None and replicas != (old.get("spec") or {}).get("replicas"):
             self.world.workloads[name].scale(int(replicas))
+
+    def _apply_knative_service(self, doc: dict, old: dict) -> None:
+        """A new revision when ``spec.template`` changed (:mod:`.revisions`)."""
+        from ...autoscalers.knative_settings import autoscaler_config
+        from .revisions import new_revision
+        name = doc["metadata"]["name"]
+        spec = {k: v for k, v in (doc.get("spec") or {}).items() if k != "template"}
+        old_spec = {k: v for k, v in (old.get("spec") or {}).items() if k != "template"}
+        if spec != old_spec:
+            raise BackendError(f"Service/{name}: only spec.template can change on the running "
+                               "twin (a new revision); traffic splits are not simulated")
+        if (doc.get("spec") or {}).get("template") == (old.get("spec") or {}).get("template"):
+            return   # metadata only: no new revision
+        latest = self._revisions.get(name) or next(
+            (a for a in self.world.autoscalers if getattr(a, "service_name", None) == name),
+            None)
+        if latest is None:
+            raise BackendError(f"Service/{name} has no revision on this twin")
+        config = autoscaler_config(self.docs.values())
+        self._revisions[name] = new_revision(self.world, latest, doc, where=self._where(doc),
+                                             config=config)
 
     # -- delete --------------------------------------------------------------------------
     def delete(self, kind: str, name: str) -> str:

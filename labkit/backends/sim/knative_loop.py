@@ -27,6 +27,7 @@ queue-proxy sidecar's CPU is not modelled.
 from __future__ import annotations
 
 import copy
+import math
 from typing import TYPE_CHECKING, Mapping
 
 from ...autoscalers.knative_hpa import knative_hpa_manifest
@@ -47,25 +48,33 @@ KNATIVE_API = "serving.knative.dev/"
 
 
 def knative_autoscaler(world: "World", doc: Mapping, *, where: str = "",
-                       config: Mapping[str, str] | None = None):
-    """The loop for a Knative Service's revision: the KPA, or an HPA for the HPA class."""
+                       config: Mapping[str, str] | None = None, generation: int = 1):
+    """The loop for a Knative Service's revision: the KPA, or an HPA for the HPA class.
+
+    ``generation`` numbers the revision (``<service>-00001``, ``-00002`` after an edit of
+    ``spec.template``); only the first takes the traffic at once (see :mod:`.revisions`).
+    """
     template = (doc.get("spec") or {}).get("template") or {}
     annotations = {str(k): str(v) for k, v in
                    ((template.get("metadata") or {}).get("annotations") or {}).items()}
     cc = int((template.get("spec") or {}).get("containerConcurrency") or 0)
     settings = kpa_settings(annotations, container_concurrency=cc, config=config)
     if settings.pod_autoscaler_class == HPA_CLASS:
-        return KnativeHPALoop(world, doc, where=where, config=config, settings=settings)
-    return KnativeLoop(world, doc, where=where, config=config, settings=settings)
+        return KnativeHPALoop(world, doc, where=where, config=config, settings=settings,
+                              generation=generation)
+    return KnativeLoop(world, doc, where=where, config=config, settings=settings,
+                       generation=generation)
 
 
-def _revision(world: "World", doc: Mapping, settings: KPASettings, where: str):
-    """Revision ``<service>-00001`` as a Deployment at the initial scale, where load goes."""
+def _revision(world: "World", doc: Mapping, settings: KPASettings, where: str,
+              generation: int = 1):
+    """Revision ``<service>-0000N`` as a Deployment at the initial scale; the first one is
+    where the load goes."""
     name = doc["metadata"]["name"]
     template = (doc.get("spec") or {}).get("template") or {}
     meta = template.get("metadata") or {}
     rev_spec = template.get("spec") or {}
-    revision = f"{name}-00001"
+    revision = f"{name}-{generation:05d}"
     labels = {**(meta.get("labels") or {}), "serving.knative.dev/service": name,
               "serving.knative.dev/revision": revision}
     deployment = {"metadata": {"name": f"{revision}-deployment"},
@@ -75,7 +84,8 @@ def _revision(world: "World", doc: Mapping, settings: KPASettings, where: str):
     # The queue-proxy's hard limit (traffic.pod_slots reads it; 0 = unlimited).
     target.container_concurrency = settings.container_concurrency
     target.activator_in_path = settings.pod_autoscaler_class != HPA_CLASS
-    world.entry = target
+    if generation == 1:
+        world.entry = target
     return revision, target, rev_spec
 
 
@@ -84,8 +94,10 @@ class KnativeLoop:
 
     def __init__(self, world: "World", doc: Mapping, *, where: str = "",
                  config: Mapping[str, str] | None = None,
-                 settings: KPASettings | None = None):
-        self.world, self.where = world, where
+                 settings: KPASettings | None = None, generation: int = 1):
+        self.world, self.where, self.generation = world, where, generation
+        self.service_name = str(doc["metadata"]["name"])
+        self.reachable = True     # False once the route sends its traffic to a newer revision
         if settings is None:
             template = (doc.get("spec") or {}).get("template") or {}
             annotations = {str(k): str(v) for k, v in
@@ -98,9 +110,12 @@ class KnativeLoop:
             raise ManifestError("this loop runs the KPA class; use knative_autoscaler() for "
                                 f"{self.settings.pod_autoscaler_class}", obj=where,
                                 field="spec.template.metadata.annotations")
-        self.revision, self.target, rev_spec = _revision(world, doc, settings, where)
-        world.buffer = Buffer(float(rev_spec.get("timeoutSeconds") or 300), "the activator",
-                              f"Revision/{self.revision}")
+        self.revision, self.target, rev_spec = _revision(world, doc, settings, where,
+                                                         generation)
+        self.buffer = Buffer(float(rev_spec.get("timeoutSeconds") or 300), "the activator",
+                             f"Revision/{self.revision}")
+        if generation == 1:
+            world.buffer = self.buffer
         now = world.clock.now
         self.stable = WindowAverager(int(self.settings.stable_window))
         self.panic = WindowAverager(panic_window_seconds(self.settings))
@@ -109,8 +124,9 @@ class KnativeLoop:
         self.desired, self.ebc = -1, 0
         self.in_panic = False
         self._requeue = None
-        world.clock.every(1.0, self.collect, CONTROLLER, first=1.0)
-        world.clock.every(2.0, self.tick, CONTROLLER, first=2.0)
+        start = math.floor(now)
+        world.clock.every(1.0, self.collect, CONTROLLER, first=start + 1.0)
+        world.clock.every(2.0, self.tick, CONTROLLER, first=start + 2.0)
 
     @property
     def object_ref(self) -> str:
@@ -120,12 +136,17 @@ class KnativeLoop:
     def collect(self) -> None:
         now = self.world.clock.now
         stats = self.world.service.last if self.world.service else None
-        held = self.world.buffer.size if self.world.buffer else 0.0
+        held = self.buffer.size
         if stats is None:
             return
+        if self.world.entry is not self.target:   # the route sends this revision nothing
+            stats, held = None, 0.0
         if self.target.live_pods or held > 0:
-            value = stats.concurrency + held if self.settings.metric == "concurrency" \
-                else stats.rps + (held if self.target.n_serving == 0 else 0.0)
+            if stats is None:
+                value = 0.0
+            else:
+                value = stats.concurrency + held if self.settings.metric == "concurrency" \
+                    else stats.rps + (held if self.target.n_serving == 0 else 0.0)
             self.stable.record(now, value)
             self.panic.record(now, value)
         if self.desired == 0 and held > 0:
@@ -139,7 +160,8 @@ class KnativeLoop:
             result, self.decider = decide(self.settings, self.decider,
                                           stable_avg=self.stable.average(now),
                                           panic_avg=self.panic.average(now),
-                                          ready_pods=ready, reachable=True, now=now)
+                                          ready_pods=ready, reachable=self.reachable,
+                                          now=now)
             if result.valid:
                 self.desired, self.ebc = result.desired_pod_count, result.excess_burst_capacity
                 self.in_panic = result.in_panic
@@ -150,7 +172,8 @@ class KnativeLoop:
         now = self.world.clock.now
         d = reconcile_pa(self.settings, self.pa, desired=self.desired, ebc=self.ebc,
                          ready_pods=self.target.ready_replicas,
-                         spec_replicas=self.target.spec_replicas, reachable=True, now=now)
+                         spec_replicas=self.target.spec_replicas, reachable=self.reachable,
+                         now=now)
         self.pa = d.state
         self.target.activator_in_path = self.pa.sks_mode != "Serve"
         if d.want_replicas is not None and d.want_replicas != self.target.spec_replicas:
@@ -206,9 +229,12 @@ class KnativeHPALoop:
 
     def __init__(self, world: "World", doc: Mapping, *, where: str = "",
                  config: Mapping[str, str] | None = None,
-                 settings: KPASettings):
+                 settings: KPASettings, generation: int = 1):
         self.world, self.where, self.settings = world, where, settings
-        self.revision, self.target, _ = _revision(world, doc, settings, where)
+        self.generation, self.service_name = generation, str(doc["metadata"]["name"])
+        self.reachable = True
+        self.buffer = None        # no activator in the path: no scale to zero
+        self.revision, self.target, _ = _revision(world, doc, settings, where, generation)
         template = (doc.get("spec") or {}).get("template") or {}
         annotations = {str(k): str(v) for k, v in
                        ((template.get("metadata") or {}).get("annotations") or {}).items()}

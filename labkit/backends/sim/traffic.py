@@ -92,6 +92,11 @@ class Service:
         self.profile, self.profile_start = profile, now
         self._costs = self._service_times()
 
+    def retarget(self, workload: Workload, buffer: Buffer | None) -> None:
+        """Send the load to another workload from now on (a route moving to a new revision)."""
+        self.workload, self.buffer = workload, buffer
+        self._costs = self._service_times()
+
     # -- per-request costs ----------------------------------------------------------
     def _service_times(self) -> tuple[float, float, float, float]:
         """(mean service time s, capacity mu per pod, s for fewest texts, s for most)."""
