@@ -198,3 +198,41 @@ def test_the_twin_says_what_it_cannot_change_yet():
         b.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})
     with pytest.raises(BackendError, match="cannot delete kind"):
         b.delete("pod", "x")
+
+
+def _keda_without_scaledobject():
+    v = load_variant("keda")
+    return dataclasses.replace(v, objects=tuple(o for o in v.objects if o.kind != "ScaledObject"))
+
+
+def test_a_scaledobject_created_idle_waits_out_its_initial_cooldown():
+    """kedacore/keda v2.20.2 ``tests/internals/initial_delay_cooldownperiod``: a Deployment at 1,
+    a ScaledObject (min 0, cooldownPeriod 5, initialCooldownPeriod 120) with an inactive
+    trigger: still 1 replica 90 s later, 0 within the next 120 s."""
+    b = SimBackend()
+    b.deploy(_keda_without_scaledobject())
+    so = _doc("keda", "ScaledObject")
+    so["spec"].update({"cooldownPeriod": 5, "initialCooldownPeriod": 120})
+    assert b.apply(so) == [f"{SO} created"]
+    tl = b.run(210)
+    assert (tl.samples[tl.samples.time <= 90].spec_replicas == 1).all()
+    assert tl.samples.spec_replicas.iloc[-1] == 0
+
+
+def test_a_scaledobject_created_while_traffic_flows_never_goes_to_zero():
+    """The normal case on a cluster: traffic already flows when the ScaledObject is applied.
+    Its first poll finds the trigger active, so the target is never scaled to zero (spec §4.4,
+    ``RequestScale``), whereas one created on an idle Deployment goes to zero at once
+    (initialCooldownPeriod 0)."""
+    busy = SimBackend()
+    busy.deploy(_keda_without_scaledobject())
+    busy.load(Constant(users=20, duration=300))
+    busy.run(60)
+    busy.apply(_doc("keda", "ScaledObject"))
+    tl = busy.run(240)
+    assert tl.samples[tl.samples.time > 60].spec_replicas.min() >= 1
+    assert tl.samples.errors.sum() == 0
+    idle = SimBackend()
+    idle.deploy(_keda_without_scaledobject())
+    idle.apply(_doc("keda", "ScaledObject"))
+    assert idle.run(10).samples.spec_replicas.iloc[-1] == 0
