@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 #: Sample columns, in order, with their meaning.
@@ -45,6 +46,9 @@ SAMPLE_COLUMNS: dict[str, str] = {
     "oldest_job_age": "seconds the oldest waiting job has waited (0 when none waits)",
 }
 
+_COLUMN_NAMES = tuple(SAMPLE_COLUMNS)
+assert _COLUMN_NAMES[0] == "time"
+
 #: Events columns.
 EVENT_COLUMNS: tuple[str, ...] = ("time", "object", "type", "reason", "message")
 
@@ -52,17 +56,52 @@ _INT_COLUMNS = ("users", "errors", "spec_replicas", "ready_replicas", "pending_p
                 "desired_replicas")
 
 
-def _samples_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Sample rows -> a DataFrame with every column of :data:`SAMPLE_COLUMNS`, typed."""
-    s = pd.DataFrame(list(rows), columns=list(SAMPLE_COLUMNS))
+_FLOAT_COLUMNS = ("time", "rps", "latency_p50", "latency_p95", "latency_p99", "metric_value",
+                  "metric_target", "queue_length", "oldest_job_age")
+
+
+def _column_array(name: str, values: Sequence[Any]) -> Any:
+    """A column as a typed numpy array when its values allow (a day of samples converts in
+    milliseconds), else as a list for :func:`_typed` to coerce."""
+    try:
+        if name in _FLOAT_COLUMNS:
+            return np.array(values, dtype="float64")   # None -> NaN
+        if name in _INT_COLUMNS:
+            return np.array(values, dtype="int64")
+    except (TypeError, ValueError):
+        pass
+    return list(values)
+
+
+def _typed(s: pd.DataFrame) -> pd.DataFrame:
+    """The sample table with its column types: int64 counts (NA -> 0), float64 measurements
+    (NA -> NaN), bool panic mode, str metric name."""
     for col in _INT_COLUMNS:
         s[col] = pd.to_numeric(s[col], errors="coerce").fillna(0).astype("int64")
-    for col in ("time", "rps", "latency_p50", "latency_p95", "latency_p99",
-                "metric_value", "metric_target", "queue_length", "oldest_job_age"):
+    for col in _FLOAT_COLUMNS:
         s[col] = pd.to_numeric(s[col], errors="coerce").astype("float64")
     s["panic_mode"] = s["panic_mode"].astype(object).fillna(False).astype(bool)
     s["metric_name"] = s["metric_name"].astype(object).fillna("").astype(str)
     return s
+
+
+def _samples_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Sample rows -> a DataFrame with every column of :data:`SAMPLE_COLUMNS`, typed."""
+    return _typed(pd.DataFrame(list(rows), columns=list(SAMPLE_COLUMNS)))
+
+
+def _columns_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """Rows of values in :data:`SAMPLE_COLUMNS` order -> the typed DataFrame."""
+    columns = dict(zip(_COLUMN_NAMES, zip(*rows))) if rows else \
+        {c: () for c in _COLUMN_NAMES}
+    return _typed(pd.DataFrame({c: _column_array(c, columns[c]) for c in _COLUMN_NAMES},
+                               columns=list(_COLUMN_NAMES)))
+
+
+def _events_table(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    e = pd.DataFrame(list(events), columns=list(EVENT_COLUMNS))
+    e["time"] = pd.to_numeric(e["time"], errors="coerce").astype("float64")
+    return e
 
 
 @dataclass
@@ -80,9 +119,17 @@ class Timeline:
                      meta: Mapping[str, Any] | None = None,
                      rollout: Iterable[Mapping[str, Any]] = ()) -> "Timeline":
         """Build a Timeline from row dicts; missing columns are filled with NA."""
-        e = pd.DataFrame(list(events), columns=list(EVENT_COLUMNS))
-        e["time"] = pd.to_numeric(e["time"], errors="coerce").astype("float64")
-        return cls(_samples_frame(samples), e, dict(meta or {}), _samples_frame(rollout))
+        return cls(_samples_frame(samples), _events_table(events), dict(meta or {}),
+                   _samples_frame(rollout))
+
+    @classmethod
+    def from_rows(cls, samples: Sequence[Sequence[Any]],
+                  events: Iterable[Mapping[str, Any]] = (),
+                  meta: Mapping[str, Any] | None = None,
+                  rollout: Sequence[Sequence[Any]] = ()) -> "Timeline":
+        """Build a Timeline from rows of values in :data:`SAMPLE_COLUMNS` order (None is NA)."""
+        return cls(_columns_frame(samples), _events_table(events), dict(meta or {}),
+                   _columns_frame(rollout))
 
     # -- convenient views -------------------------------------------------------------
     def __len__(self) -> int:
@@ -127,17 +174,25 @@ class TimelineRecorder:
     def __init__(self, meta: Mapping[str, Any] | None = None):
         self.origin = 0.0   # backend time that is the Timeline's t = 0 (see restart())
         self._lock = threading.Lock()
-        self._samples: list[dict[str, Any]] = []
+        # rows as lists of values in column order (a day of 1 s rows is 86 400 rows)
+        self._rows: list[list[Any]] = []
+        self._rollout: list[list[Any]] = []
         self._events: list[dict[str, Any]] = []
-        self._rollout: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = dict(meta or {})
 
     def add_sample(self, row: Mapping[str, Any]) -> None:
-        """Append one row; its ``time`` is backend time (the origin is subtracted)."""
-        row = dict(row)
-        row["time"] = row["time"] - self.origin
+        """Append one row; its ``time`` is backend time (the origin is subtracted). Columns the
+        row lacks are NA; keys that are not sample columns are dropped."""
+        self.add_values(list(map(row.get, _COLUMN_NAMES)))
+
+    def add_values(self, values: list[Any]) -> None:
+        """Append one row given as its values in :data:`SAMPLE_COLUMNS` order (the list is
+        kept; ``time``, backend time, comes first and the origin is subtracted)."""
+        if len(values) != len(_COLUMN_NAMES):
+            raise ValueError(f"a sample has {len(_COLUMN_NAMES)} values, got {len(values)}")
+        values[0] = values[0] - self.origin
         with self._lock:
-            self._samples.append(row)
+            self._rows.append(values)
 
     def add_event(self, time: float, obj: str, reason: str, message: str,
                   type: str = "Normal") -> None:
@@ -154,30 +209,30 @@ class TimelineRecorder:
         """
         with self._lock:
             shift = self.origin - origin
-            for row in self._samples:
-                row["time"] += shift
-            self._rollout.extend(r for r in self._samples if r["time"] < 0)
-            self._samples.clear()
+            for row in self._rows:
+                row[0] += shift
+            self._rollout.extend(r for r in self._rows if r[0] < 0)
+            self._rows.clear()
             for ev in self._events:
                 ev["time"] += shift
             self.origin = origin
 
     def __len__(self) -> int:
-        return len(self._samples)
+        return len(self._rows)
 
     def rows_since(self, index: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Samples from ``index`` on and all events (cheap incremental reads for live plots)."""
         with self._lock:
-            return list(self._samples[index:]), list(self._events)
+            rows, events = self._rows[index:], list(self._events)
+        return [dict(zip(_COLUMN_NAMES, r)) for r in rows], events
 
     def snapshot(self) -> Timeline:
         with self._lock:
-            samples, events = list(self._samples), list(self._events)
-            rollout = list(self._rollout)
-        return Timeline.from_records(samples, events, self.meta, rollout)
+            rows, events, rollout = list(self._rows), list(self._events), list(self._rollout)
+        return Timeline.from_rows(rows, events, self.meta, rollout)
 
     def clear(self) -> None:
         with self._lock:
-            self._samples.clear()
+            self._rows.clear()
             self._events.clear()
             self._rollout.clear()

@@ -32,7 +32,8 @@ from .hpa_types import (INT32_MAX, INT64_MAX, Container, MetricError, MetricSpec
 __all__ = [
     "INT32_MAX", "INT64_MAX", "MetricTarget", "MetricSpec", "Container", "PodInfo", "PodMetric",
     "PodSample", "MetricsSource", "MetricError", "Tolerances", "PodGroups", "ReplicaCalculation",
-    "group_pods", "pod_requests", "resource_samples", "ready_pod_count", "external_sum",
+    "pod_group", "group_pods", "pod_requests", "resource_samples", "ready_pod_count",
+    "external_sum",
     "calc_resource_utilization_replicas", "calc_plain_metric_replicas", "calc_value_replicas",
     "calc_average_value_replicas", "calc_replicas", "label_selector_string",
 ]
@@ -41,6 +42,32 @@ __all__ = [
 # ----------------------------------------------------------------------------- helpers
 def _ceil_int(x: float) -> int:
     return int(math.ceil(x))
+
+
+def pod_group(pod: PodInfo, sample: Any, resource: str | None, now: float, *,
+              cpu_initialization_period: float = 300.0,
+              initial_readiness_delay: float = 30.0) -> str:
+    """Where :func:`group_pods` puts one pod: "counted", "unready", "missing" or "ignored"."""
+    if pod.deleting or pod.phase in ("Failed", "Succeeded"):
+        return "ignored"
+    if pod.phase == "Pending":
+        return "unready"
+    if sample is None:
+        return "missing"
+    if resource == "cpu":
+        if pod.ready is None or pod.start_time is None:
+            return "unready"
+        rt = pod.ready_transition_time if pod.ready_transition_time is not None \
+            else pod.start_time
+        if pod.start_time + cpu_initialization_period > now:
+            # still initializing: the sample window must lie after the pod became ready
+            is_unready = (not pod.ready) or sample.timestamp < rt + sample.window
+        else:
+            # later: drop only pods that never became ready
+            is_unready = (not pod.ready) and pod.start_time + initial_readiness_delay > rt
+        if is_unready:
+            return "unready"
+    return "counted"
 
 
 def group_pods(pods: Sequence[PodInfo], samples: Mapping[str, Any], resource: str | None,
@@ -58,38 +85,13 @@ def group_pods(pods: Sequence[PodInfo], samples: Mapping[str, Any], resource: st
 
     ``samples`` maps pod name to anything with ``timestamp`` and ``window``.
     """
-    counted: list[str] = []
-    unready: list[str] = []
-    missing: list[str] = []
-    ignored: list[str] = []
+    groups: dict[str, list[str]] = {"counted": [], "unready": [], "missing": [], "ignored": []}
     for pod in pods:
-        if pod.deleting or pod.phase in ("Failed", "Succeeded"):
-            ignored.append(pod.name)
-            continue
-        if pod.phase == "Pending":
-            unready.append(pod.name)
-            continue
-        sample = samples.get(pod.name)
-        if sample is None:
-            missing.append(pod.name)
-            continue
-        if resource == "cpu":
-            if pod.ready is None or pod.start_time is None:
-                is_unready = True
-            else:
-                rt = pod.ready_transition_time if pod.ready_transition_time is not None \
-                    else pod.start_time
-                if pod.start_time + cpu_initialization_period > now:
-                    # still initializing: the sample window must lie after the pod became ready
-                    is_unready = (not pod.ready) or sample.timestamp < rt + sample.window
-                else:
-                    # later: drop only pods that never became ready
-                    is_unready = (not pod.ready) and pod.start_time + initial_readiness_delay > rt
-            if is_unready:
-                unready.append(pod.name)
-                continue
-        counted.append(pod.name)
-    return PodGroups(tuple(counted), tuple(unready), tuple(missing), tuple(ignored))
+        groups[pod_group(pod, samples.get(pod.name), resource, now,
+                         cpu_initialization_period=cpu_initialization_period,
+                         initial_readiness_delay=initial_readiness_delay)].append(pod.name)
+    return PodGroups(tuple(groups["counted"]), tuple(groups["unready"]),
+                     tuple(groups["missing"]), tuple(groups["ignored"]))
 
 
 def pod_requests(pods: Sequence[PodInfo], resource: str, container: str | None = None

@@ -15,7 +15,7 @@ here ``desired_replicas`` is the current count and failed metrics report None.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .behavior import HPAState, Normalized, normalize_legacy, normalize_with_behavior, \
     seed_state, store_scale_event
@@ -138,7 +138,8 @@ def _metric_status(metric: MetricSpec, calc: ReplicaCalculation | None) -> Metri
 def reconcile(spec: HPASpec, *, spec_replicas: int, status_replicas: int,
               pods: Sequence[PodInfo], selector: Mapping[str, str], metrics: MetricsSource,
               state: HPAState | None, now: float, config: ControllerConfig = ControllerConfig(),
-              conditions: Sequence[Condition] = ()) -> ReconcileResult:
+              conditions: Sequence[Condition] = (),
+              calc: Callable[..., ReplicaCalculation] = calc_replicas) -> ReconcileResult:
     """One ``reconcileAutoscaler`` (§1.3) [K-HZ].
 
     Parameters
@@ -153,6 +154,9 @@ def reconcile(spec: HPASpec, *, spec_replicas: int, status_replicas: int,
     conditions
         The HPA's status conditions so far (for transition times and the ``ScaledToZero``
         condition, which survives controller restarts).
+    calc
+        One metric's proposal: :func:`~labkit.autoscalers.hpa.calc_replicas`, or an equivalent
+        with the same arguments and results (the twin's, which reads its pods in cohorts).
     """
     current = spec_replicas
     state = seed_state(state, current, now)
@@ -201,7 +205,7 @@ def reconcile(spec: HPASpec, *, spec_replicas: int, status_replicas: int,
         rescale = False
     elif compute:
         outcome = _compute_metrics(spec, current, status_replicas, pods, selector, metrics, now,
-                                   config)
+                                   config, calc)
         events.extend(outcome.events)
         statuses, proposals = outcome.statuses, outcome.proposals
         if outcome.replicas is None:
@@ -291,7 +295,8 @@ class _Outcome:
 
 def _compute_metrics(spec: HPASpec, current: int, status_replicas: int,
                      pods: Sequence[PodInfo], selector: Mapping[str, str],
-                     metrics: MetricsSource, now: float, config: ControllerConfig) -> _Outcome:
+                     metrics: MetricsSource, now: float, config: ControllerConfig,
+                     calc: Callable[..., ReplicaCalculation] = calc_replicas) -> _Outcome:
     """``computeReplicasForMetrics``: the max of the valid proposals (§1.8) [K-HZ].
 
     A failure blocks the reconcile when every metric failed or when the valid ones want
@@ -306,13 +311,12 @@ def _compute_metrics(spec: HPASpec, current: int, status_replicas: int,
     invalid = 0
     for metric in spec.metrics:
         try:
-            calc = calc_replicas(metric, current_replicas=current,
-                                 status_replicas=status_replicas, pods=pods, metrics=metrics,
-                                 selector=selector, now=now, tolerance_up=up,
-                                 tolerance_down=down,
-                                 cpu_initialization_period=config.cpu_initialization_period,
-                                 initial_readiness_delay=config.initial_readiness_delay,
-                                 namespace=spec.namespace)
+            proposal = calc(metric, current_replicas=current,
+                            status_replicas=status_replicas, pods=pods, metrics=metrics,
+                            selector=selector, now=now, tolerance_up=up, tolerance_down=down,
+                            cpu_initialization_period=config.cpu_initialization_period,
+                            initial_readiness_delay=config.initial_readiness_delay,
+                            namespace=spec.namespace)
         except MetricError as e:
             events.append(HPAEvent("Warning", e.reason, e.message))
             statuses.append(_metric_status(metric, None))
@@ -321,10 +325,10 @@ def _compute_metrics(spec: HPASpec, current: int, status_replicas: int,
                 first = e
             invalid += 1
             continue
-        statuses.append(_metric_status(metric, calc))
-        proposals.append(calc.replicas)
-        if replicas == 0 or calc.replicas > replicas:
-            replicas, name = calc.replicas, metric.display()
+        statuses.append(_metric_status(metric, proposal))
+        proposals.append(proposal.replicas)
+        if replicas == 0 or proposal.replicas > replicas:
+            replicas, name = proposal.replicas, metric.display()
     if not spec.metrics:
         first = MetricError("InvalidMetricSourceType", "the HPA has no metrics to scale on")
     error = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any, Callable
 
 import pytest
@@ -11,6 +12,11 @@ from labkit.backends.sim import SimBackend
 from labkit.load import LoadProfile
 from labkit.manifests import Variant, load_variant
 from labkit.timeline import Timeline
+
+# Every twin run of the session (these tests, and the live panel and notebook tests run after
+# them, whose kernels inherit the environment) checks the twin's fast paths against the
+# reference computations: see labkit/backends/sim/crosscheck.py.
+os.environ.setdefault("LABKIT_TWIN_CROSSCHECK", "1")
 
 
 def edited(variant: str, kind: str, edit: Callable[[dict], Any], name: str | None = None

@@ -48,6 +48,7 @@ class SimBackend:
         self.series = MetricSeries(origin=lambda: self.recorder.origin)
         self._running = threading.Lock()            # held by run() while the clock advances
         self._pending: queue.Queue = queue.Queue()  # edits from other threads during a run
+        self._wake = threading.Event()              # set with each edit put in _pending
 
     def deploy(self, variant: str | Variant) -> Variant:
         """Build a fresh twin cluster with the variant applied (`kubectl apply -k ...`) and
@@ -84,14 +85,14 @@ class SimBackend:
             raise BackendError(f"duration must be >= 0 s, got {duration}")
         end = self.world.clock.now + duration
         with self._running:
-            # One simulated second at a time, so an apply() from another thread (a notebook
-            # cell while the live panel runs) takes effect within a second of simulated time.
+            # An apply() from another thread (a notebook cell while the live panel runs)
+            # interrupts the clock at the next whole simulated second; it is made there.
             while True:
                 self._do_pending()
                 now = self.world.clock.now
                 if now >= end or (stop is not None and stop.is_set()):
                     break
-                self.world.run_until(min(end, now + 1.0), speed=speed, stop=stop)
+                self.world.run_until(end, speed=speed, stop=stop, interrupt=self._wake)
             self._do_pending()
         return self.timeline()
 
@@ -124,6 +125,7 @@ class SimBackend:
                 self._running.release()
         done: queue.Queue = queue.Queue(maxsize=1)
         self._pending.put((change, done))
+        self._wake.set()
         while True:   # the running run() picks it up; if that run just ended, do it here
             try:
                 ok, value = done.get(timeout=0.05)
@@ -139,6 +141,7 @@ class SimBackend:
         return value
 
     def _do_pending(self) -> None:
+        self._wake.clear()
         while True:
             try:
                 change, done = self._pending.get_nowait()

@@ -11,40 +11,42 @@ once (current code; ≤1.36 waited one period).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
-from ...autoscalers.hpa_types import Container, MetricSpec, PodInfo
+from ...autoscalers.hpa_types import MetricSpec, PodInfo
 from ...autoscalers.hpa_controller import ControllerConfig, ReconcileResult, reconcile
 from ...autoscalers.hpa_spec import HPASpec
 from ...errors import ManifestError
 from ...timeline import TimelineRecorder
 from .clock import CONTROLLER, Clock
+from .hpa_cohorts import CohortCalc, pod_info
 from .metrics import MetricsAPI
-from .pods import Pod, Workload
+from .pods import Workload
 
 if TYPE_CHECKING:
     from .world import World
 
 
-def pod_info(pod: Pod) -> PodInfo:
-    """The HPA's view of a pod (what the API server would return), cached per pod state."""
-    key = (pod.phase, pod.deleting, pod.ready, pod.start_time, pod.ready_transition_time)
-    cached = pod.__dict__.get("_info")
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    info = _pod_info(pod)
-    pod.__dict__["_info"] = (key, info)
-    return info
+class _PodInfos(Sequence[PodInfo]):
+    """The target's pods as the HPA lists them, built only if a calculation reads them."""
 
+    def __init__(self, workload: Workload):
+        self.workload = workload
+        self._list: list[PodInfo] | None = None
 
-def _pod_info(pod: Pod) -> PodInfo:
-    t = pod.workload.template
-    containers = tuple(Container(name=c.name, requests_milli=dict(c.requests_milli))
-                       for c in t.containers)
-    return PodInfo(name=pod.name, phase=pod.phase, deleting=pod.deleting,
-                   start_time=pod.start_time, ready=pod.ready if pod.start_time else None,
-                   ready_transition_time=pod.ready_transition_time or pod.start_time,
-                   containers=containers)
+    def _infos(self) -> list[PodInfo]:
+        if self._list is None:
+            self._list = [pod_info(p) for p in self.workload.live_pods]
+        return self._list
+
+    def __len__(self) -> int:
+        return len(self._infos())
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._infos()[i]
+
+    def __iter__(self) -> Iterator[PodInfo]:
+        return iter(self._infos())
 
 
 class HPALoop:
@@ -58,6 +60,9 @@ class HPALoop:
         self.config = config or ControllerConfig()
         self.state = None
         self.last: ReconcileResult | None = None
+        self._reading: tuple | None = None   # (last, spec, metric_reading())
+        self.calc = CohortCalc(target, metrics.server, metrics.server.workloads,
+                               lambda: _PodInfos(self.target))
         self.handle = clock.every(self.config.sync_period, self.sync, CONTROLLER, first=start)
 
     @property
@@ -78,12 +83,13 @@ class HPALoop:
 
     def sync(self) -> None:
         now = self.clock.now
-        pods = [pod_info(p) for p in self.target.live_pods]
+        self.calc.target = self.target   # (an applied HPA may point elsewhere)
         result = reconcile(self.spec, spec_replicas=self.target.spec_replicas,
-                           status_replicas=self.target.status_replicas, pods=pods,
-                           selector=self.selector, metrics=self.metrics, state=self.state,
-                           now=now, config=self.config,
-                           conditions=self.last.conditions if self.last else ())
+                           status_replicas=self.target.status_replicas,
+                           pods=_PodInfos(self.target), selector=self.selector,
+                           metrics=self.metrics, state=self.state, now=now, config=self.config,
+                           conditions=self.last.conditions if self.last else (),
+                           calc=self.calc)
         self.state, self.last = result.state, result
         for ev in result.events:
             self.recorder.add_event(now, self.object_ref, ev.reason, ev.message, ev.type)
@@ -126,6 +132,14 @@ class HPALoop:
 
     def metric_reading(self) -> tuple[str, float, float]:
         """(name, current value, target) of the first metric, in the units kubectl shows."""
+        cached = self._reading   # read every second; it changes only with a sync or an edit
+        if cached is not None and cached[0] is self.last and cached[1] is self.spec:
+            return cached[2]
+        reading = self._metric_reading()
+        self._reading = (self.last, self.spec, reading)
+        return reading
+
+    def _metric_reading(self) -> tuple[str, float, float]:
         metric = self.spec.metrics[0] if self.spec.metrics else None
         if metric is None:
             return ("", float("nan"), float("nan"))

@@ -123,9 +123,10 @@ def pod_template_from_manifest(spec: Mapping, *, where: str = "") -> PodTemplate
     return PodTemplate(dict(meta.get("labels") or {}), tuple(containers), probe)
 
 
-@dataclass
+@dataclass(eq=False)
 class Pod:
-    """One simulated pod; times are simulated seconds (None = not yet)."""
+    """One simulated pod; times are simulated seconds (None = not yet). Pods compare (and hash)
+    by identity, as objects with a uid do."""
 
     name: str
     workload: "Workload"
@@ -148,20 +149,29 @@ class Pod:
         """In the Service's endpoints: Ready and not terminating."""
         return self.ready and not self.deleting
 
-    def cpu_cumulative(self, now: float) -> float:
-        """Millicore-seconds used since the container started."""
-        if self.start_time is None:
-            return 0.0
+    def cpu_between(self, t0: float, s0: float | None, t1: float, s1: float) -> float:
+        """Millicore-seconds the pod used from ``t0`` to ``t1`` (its container started by
+        ``t0``): start-up CPU until the app is ready, then idle CPU, plus its share of the
+        requests it served. ``s0`` and ``s1`` are the workload's ``served_cpu`` at ``t0`` and
+        ``t1``; ``s0`` is None when ``t0`` is the container's start.
+
+        Summed phase by phase over the window, so every pod that was Ready and idle-or-serving
+        for the whole window gets the very same number (metrics-server can compute it once).
+        """
         w = self.workload
-        limit = w.cpu_limit_milli
-        startup_cpu = min(w.params.startup_cpu_milli, limit)
-        end = now if self.app_ready_at is None else min(now, self.app_ready_at)
-        total = startup_cpu * max(0.0, end - self.start_time)
-        if self.app_ready_at is not None and now > self.app_ready_at:
-            total += w.params.idle_cpu_milli * (now - self.app_ready_at)
+        total = 0.0
+        ready_at = self.app_ready_at
+        begin = t0 if t0 > self.start_time else self.start_time   # type: ignore[operator]
+        end = t1 if ready_at is None or ready_at > t1 else ready_at
+        if end > begin:
+            total += min(w.params.startup_cpu_milli, w.cpu_limit_milli) * (end - begin)
+        if ready_at is not None and t1 > ready_at:
+            total += w.params.idle_cpu_milli * (t1 - (t0 if t0 > ready_at else ready_at))
         if self.serve_start is not None:
-            stop = w.served_cpu if self.serve_end is None else self.serve_end
-            total += stop - self.serve_start
+            ready_before = s0 is not None and self.ready_transition_time <= t0  # type: ignore
+            first = s0 if ready_before else self.serve_start
+            last = s1 if self.serve_end is None else self.serve_end
+            total += last - first   # type: ignore[operator]
         return total
 
     def memory(self) -> float:
@@ -233,6 +243,11 @@ class Workload:
         self.served_cpu = 0.0        # millicore-seconds per serving pod since creation
         self.inflight_per_pod = 0.0
         self.n_serving = 0           # pods in the endpoints (cached: read every tick)
+        self.n_terminating = 0       # pods deleting but not gone yet
+        self._unbound: dict[Pod, None] = {}   # pods that may still be Pending (pruned lazily)
+        #: Called with ("ADDED", pod) and ("DELETING", pod), as an informer's handlers are
+        #: (metrics-server keeps its per-pod state with them).
+        self.watchers: list[Callable[[str, Pod], None]] = []
         limit = template.limit("cpu")
         self.cpu_limit_milli = float(limit) if limit else float(cluster.params.node_cpu_milli)
         self.scale(replicas)
@@ -241,12 +256,12 @@ class Workload:
     @property
     def live_pods(self) -> list[Pod]:
         """Pods not yet gone (terminating ones included, as the API lists them)."""
-        return [p for p in self.pods if not p.gone]
+        return list(self.pods)   # a pod leaves ``pods`` when it is gone
 
     @property
     def status_replicas(self) -> int:
         """``status.replicas``: pods that are not terminating."""
-        return sum(1 for p in self.pods if not p.deleting)
+        return len(self.pods) - self.n_terminating
 
     @property
     def ready_replicas(self) -> int:
@@ -256,7 +271,10 @@ class Workload:
     @property
     def pending_pods(self) -> int:
         """Pods not bound to a node yet (what `kubectl get pods` shows as Pending)."""
-        return sum(1 for p in self.pods if p.node is None and not p.deleting)
+        unbound = self._unbound
+        for p in [p for p in unbound if p.node is not None or p.deleting]:
+            del unbound[p]
+        return len(unbound)
 
     # -- the Deployment controller ---------------------------------------------------------
     def scale(self, replicas: int) -> None:
@@ -266,6 +284,9 @@ class Workload:
         for _ in range(self.spec_replicas - len(active)):
             pod = Pod(self.cluster.pod_name(self.name), self, self.clock.now)
             self.pods.append(pod)
+            self._unbound[pod] = None
+            for watch in self.watchers:
+                watch("ADDED", pod)
             self.clock.after(self.params.schedule_seconds, lambda p=pod: self.cluster.schedule(p))
         excess = len(active) - self.spec_replicas
         if excess > 0:
@@ -277,8 +298,11 @@ class Workload:
         if pod.serving:
             self.n_serving -= 1
         pod.deleting = True
+        self.n_terminating += 1
         if pod.serve_start is not None and pod.serve_end is None:
             pod.serve_end = self.served_cpu
+        for watch in self.watchers:
+            watch("DELETING", pod)
         if pod.node is None:
             self._gone(pod)
         else:
@@ -287,6 +311,7 @@ class Workload:
     def _gone(self, pod: Pod) -> None:
         pod.gone = True
         pod.phase = "Succeeded"
+        self.n_terminating -= 1
         self.pods.remove(pod)
         self.cluster.release(pod)
         self.on_change()

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ...load import LoadProfile, spawned_users
 from .params import TwinParams
@@ -46,8 +46,7 @@ _MIX_QUANTILES = tuple((q, -math.log(1 - q))
                        for q in ((i + 0.5) / _MIX_POINTS for i in range(_MIX_POINTS)))  # points that represent the steady-state latency distribution in a mixture
 
 
-@dataclass(frozen=True)
-class TickStats:
+class TickStats(NamedTuple):
     """What one second of traffic produced."""
 
     users: int
@@ -87,10 +86,24 @@ class Service:
         self.users = 0.0
         self.last = TickStats(0, 0.0, math.nan, math.nan, math.nan, 0, 0.0, 0.0)
         self._costs = self._service_times()   # per-request costs change only with the profile
+        self._latency = self._latency_terms()
 
     def start(self, profile: LoadProfile | None, now: float) -> None:
         self.profile, self.profile_start = profile, now
         self._costs = self._service_times()
+        self._latency = self._latency_terms()
+
+    def _latency_terms(self) -> tuple[float, float, bool, tuple[float, ...], tuple[float, ...]]:
+        """What every tick's latency needs and only the costs change: ``b``, the timeout's
+        slack ``timeout - b - s_hi``, whether the timeout exceeds ``b + s_hi``, and the part of
+        :func:`_steady_latency` before the queueing delay, ``b + s_lo + (s_hi - s_lo) q``,
+        for each reported quantile (the same floating-point operations in the same order)."""
+        b = self.params.base_latency_ms / 1000
+        _, _, s_lo, s_hi = self._costs
+        timeout = self.params.request_timeout_s
+        return (b, timeout - b - s_hi, timeout > b + s_hi,
+                tuple(b + s_lo + (s_hi - s_lo) * q for q, _ in _EXP_QUANTILES),
+                tuple(e for _, e in _EXP_QUANTILES))
 
     def retarget(self, workload: Workload, buffer: Buffer | None) -> None:
         """Send the load to another workload from now on (a route moving to a new revision)."""
@@ -126,7 +139,7 @@ class Service:
                                        self.users, dt)
         n_users = self.users
         z = prof.mean_wait if prof else 1.0
-        b = self.params.base_latency_ms / 1000
+        b, slack, timeout_above, lat0, exp_q = self._latency
         s, mu, s_lo, s_hi = self._costs
         w = self.workload
         n = w.n_serving
@@ -180,9 +193,8 @@ class Service:
         errors += self._poisson(refused * dt)
         done = self._poisson(x * dt) / dt
         queue_wait = max(r - b - s, 0.0)
-        timeout = self.params.request_timeout_s
-        late = math.exp(-(timeout - b - s_hi) / queue_wait) if queue_wait > 0 and \
-            timeout > b + s_hi else (1.0 if timeout <= b + s_hi else 0.0)
+        late = math.exp(-slack / queue_wait) if queue_wait > 0 and \
+            timeout_above else (1.0 if not timeout_above else 0.0)
         late = min(late, 1.0)
         errors += done * dt * late
         ok = done * (1 - late)
@@ -193,11 +205,12 @@ class Service:
         concurrency = x * r
         w.inflight_per_pod = concurrency / n
 
-        rel_count = sum(c for _, c in released)
+        rel_count = sum(c for _, c in released) if released else 0
         if rel_count == 0 and ok <= 0:
             pcts = [math.nan] * len(_QUANTILES)
-        elif rel_count == 0:
-            pcts = [_steady_latency(q, e, b, s_lo, s_hi, queue_wait) for q, e in _EXP_QUANTILES]
+        elif rel_count == 0:   # _steady_latency for each quantile, its first part precomputed
+            pcts = [lat0[0] + queue_wait * exp_q[0], lat0[1] + queue_wait * exp_q[1],
+                    lat0[2] + queue_wait * exp_q[2]]
         else:
             weight = ok * dt / _MIX_POINTS
             points = [(_steady_latency(q, e, b, s_lo, s_hi, queue_wait), weight)

@@ -122,6 +122,9 @@ class World:
         deployments = deployment_takers(self.workloads, self.params,
                                         lambda: self.jobs.mean_texts)
         job_loops = [a for a in self.autoscalers if hasattr(a, "takers")]
+        # Without a queue, workers or Jobs, the list stays empty unless asynchronous load runs.
+        self._queue_parts = bool(settings or job_loops or any(
+            is_worker(w.template.main) for w in self.workloads.values()))
 
         def takers(now: float) -> list:
             return deployments(now) + [t for loop in job_loops for t in loop.takers(now)]
@@ -145,7 +148,8 @@ class World:
         self.jobs.start(profile if asynchronous else None, self.clock.now)
 
     def _tick(self) -> None:
-        self.jobs.tick(self.clock.now)
+        if self._queue_parts or self.jobs.profile is not None:
+            self.jobs.tick(self.clock.now)
         if self.jobs.enabled:
             self._mark_queue_cold_start()
         if self.service is None:
@@ -183,7 +187,8 @@ class World:
         if self.jobs.enabled and self.autoscalers:   # the workers are what scales
             w = getattr(self.autoscalers[0], "target", self.autoscalers[0])
         stats = self.service.last if self.service else None
-        if self.is_async:
+        asynchronous = self.is_async
+        if asynchronous:
             stats = self.jobs.last
         name, value, target = ("", math.nan, math.nan)
         desired = w.spec_replicas if w else 0
@@ -193,25 +198,29 @@ class World:
             desired = a.desired_replicas
             name, value, target = a.metric_reading()
             panic = bool(getattr(a, "in_panic", False))
-        self.recorder.add_sample({
-            "time": now,
-            "users": stats.users if stats else 0,
-            "rps": (stats.done if self.is_async else stats.rps) if stats else 0.0,
-            "latency_p50": stats.latency_p50 if stats else math.nan,
-            "latency_p95": stats.latency_p95 if stats else math.nan,
-            "latency_p99": stats.latency_p99 if stats else math.nan,
-            "errors": stats.errors if stats else 0,
-            "spec_replicas": w.spec_replicas if w else 0,
-            "ready_replicas": w.n_serving if w else 0,
-            "pending_pods": w.pending_pods if w else 0,
-            "desired_replicas": desired,
-            "metric_name": name,
-            "metric_value": value,
-            "metric_target": target,
-            "panic_mode": panic,
-            "queue_length": self.jobs.last.length if self.jobs.enabled else math.nan,
-            "oldest_job_age": self.jobs.last.oldest_age if self.jobs.enabled else math.nan,
-        })
+        queued = self.jobs.last if self.jobs.enabled else None
+        # one value per column, in SAMPLE_COLUMNS order (time, users, rps, latency p50/p95/p99,
+        # errors, spec/ready/pending/desired replicas, metric name/value/target, panic mode,
+        # queue length, oldest job age)
+        self.recorder.add_values([
+            now,
+            stats.users if stats else 0,
+            (stats.done if asynchronous else stats.rps) if stats else 0.0,
+            stats.latency_p50 if stats else math.nan,
+            stats.latency_p95 if stats else math.nan,
+            stats.latency_p99 if stats else math.nan,
+            stats.errors if stats else 0,
+            w.spec_replicas if w else 0,
+            w.n_serving if w else 0,
+            w.pending_pods if w else 0,
+            desired,
+            name,
+            value,
+            target,
+            panic,
+            queued.length if queued else math.nan,
+            queued.oldest_age if queued else math.nan,
+        ])
 
     def settle(self, timeout: float = 300.0) -> float:
         """Advance until the rollout is done, as ``kubectl rollout status`` waits on kind.
