@@ -31,7 +31,7 @@ from labkit import checks, exercises, lab, live, whatif
 from labkit.backends.kind.kubectl import kubectl_equivalents
 from labkit.load import Step
 from labkit.manifests import load_variant
-from labkit.scorecard import scorecard
+from labkit.scorecard import compare, scorecard
 
 # %% tags=["parameters"]
 backend = "auto"   # "auto" | "sim" | "kind"
@@ -130,6 +130,54 @@ tl.events_with("ScalingReplicaSet")[["time", "message"]].head(4)
 # to several pods in a few seconds (it may at most multiply the pods by
 # `max-scale-up-rate`, 1000, per decision). The new pods need a few seconds to start, so
 # the p95 of the first seconds is bad anyway: panic shortens the pain, it cannot remove it.
+
+# %% [markdown]
+# ## Two more knobs: the RPS metric and the stable window
+#
+# `autoscaling.knative.dev/metric: "rps"` makes the KPA count **requests per second** per
+# pod instead of requests in flight, and `target` is then a rate (times the same 70 %). For
+# a service whose capacity you measured as a rate (notebook 00: one pod serves about 14 rps
+# within the SLO), that is the direct knob. `autoscaling.knative.dev/window` sets the
+# **stable window** (60 s by default, 6 s to 1 h; the panic window is a percentage of it).
+# Annotation keys as Knative 1.23 reads them (knative/serving `pkg/apis/autoscaling/
+# register.go` at `knative-v1.23.0`). The same 60 steady users as the target sweep, with
+# `metric: rps` and `target: "10"` (7 rps per pod):
+
+# %%
+ANN = 'spec.template.metadata.annotations["autoscaling.knative.dev/{}"]'
+by_rps = whatif.variant_with("knative", "Service", {ANN.format("metric"): "rps",
+                                                    ANN.format("target"): "10"})
+knobs = {"concurrency, target 10 (course)": whatif.run(load_variant("knative"), steady, 300),
+         "rps, target 10": whatif.run(by_rps, steady, 300, seed=seed)}
+for w in ("20s", "6s"):
+    short = whatif.variant_with("knative", "Service", {ANN.format("window"): w})
+    knobs[f"window {w}, burst"] = whatif.run(short, burst, duration, seed=seed)
+knobs["window 60s (course), burst"] = whatif.run(load_variant("knative"), burst, duration,
+                                                 seed=seed)
+compare(knobs)[["pod_seconds", "peak_replicas", "seconds_over_slo", "p95_ms"]]
+
+# %% [markdown]
+# With the RPS metric the KPA adds pods at 7 requests per second per pod and the p95 stays
+# under the SLO, where the concurrency target of 10 left one pod overloaded. A shorter
+# window reacts faster, also downwards: with 20 s (or 6 s) the KPA removes pods during the
+# burst as soon as the short average dips, must add them back, and the users pay more
+# seconds over the SLO than with the 60 s default. A long stable window is to Knative what
+# the 300 s scale-down window is to the HPA.
+
+# %%
+k = compare(knobs)
+knob_claims = [
+    checks.Check("the rps metric scales out where the concurrency target of 10 does not",
+                 k.peak_replicas["rps, target 10"] > 1 == k.peak_replicas[
+                     "concurrency, target 10 (course)"] and k.p95_ms["rps, target 10"] < 500,
+                 f"{k.peak_replicas.to_dict()}"),
+    checks.Check("a short stable window scales down mid-burst and costs users more",
+                 knobs["window 20s, burst"].between(60, 118).samples.spec_replicas.min()
+                 < knobs["window 60s (course), burst"].between(60, 118).samples.spec_replicas.min()
+                 and k.seconds_over_slo["window 20s, burst"]
+                 > k.seconds_over_slo["window 60s (course), burst"],
+                 f"{k.seconds_over_slo.to_dict()}"),
+]
 
 # %% [markdown]
 # ## Scale to zero and the cold start
@@ -312,6 +360,7 @@ result
 checks.require(
     sweep_claim,
     bounce_claim,
+    knob_claims,
     checks.panicked(tl, within=15, after=20),
     checks.reached(tl, 5, within=15, after=20, column="spec_replicas"),
     checks.stays_at_least(tl, 1, after=120, until=180),      # the 60 s stable window
