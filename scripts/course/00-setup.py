@@ -14,6 +14,7 @@
 # 4. Deploy the app and send it its first requests.
 # 5. Read a Timeline, the table every plot and check in the course is made from.
 # 6. Load-test one pod with a ramp: the capacity every target is derived from.
+# 7. Compare vertical scaling (a bigger pod, what VPA does) with horizontal scaling.
 #
 # ## Prerequisites
 #
@@ -34,7 +35,7 @@
 # `speed=None` runs the twin as fast as it can (`1.0` would be real time).
 
 # %%
-from labkit import checks, lab, live
+from labkit import checks, lab, live, whatif
 from labkit.backends.kind.kubectl import kubectl_equivalents
 from labkit.doctor import run_doctor
 from labkit.load import profile
@@ -216,6 +217,38 @@ print(f"one pod: about {one_pod_rps:.0f} rps within the SLO (at ~{within_slo.use
 # KEDA target in requests per pod.
 
 # %% [markdown]
+# ## Vertical or horizontal?
+#
+# There are two ways to serve more. **Vertical** scaling gives each pod more CPU and memory
+# (bigger requests and limits); Kubernetes' Vertical Pod Autoscaler (VPA) does it for you
+# from observed usage, and applies a new size by evicting the pod and starting a new one, so
+# every change pays the model load again. **Horizontal** scaling adds pods of the same size;
+# that is what the rest of the course does. The same ramp on the twin, with one pod given a
+# bigger CPU limit (the request grows with it):
+
+# %%
+LIMIT = "spec.template.spec.containers[0].resources.limits.cpu"
+REQUEST = "spec.template.spec.containers[0].resources.requests.cpu"
+ramp_load = profile("ramp", start_users=0, end_users=200, ramp_seconds=300, duration=320)
+sizes = {}
+for limit, request in (("500m", "200m"), ("1000m", "400m"), ("2000m", "800m")):
+    big = whatif.run(whatif.variant_with("base", "Deployment", {LIMIT: limit, REQUEST: request}),
+                     ramp_load, 320, seed=seed).samples
+    per = big.assign(w=big.time // 10).groupby("w").agg(rps=("rps", "mean"),
+                                                       p95=("latency_p95", "median"))
+    sizes[limit] = float(per[per.p95 <= 500].rps.max())
+sizes
+
+# %% [markdown]
+# Doubling the limit to one core more than doubles what the pod serves within the SLO; four
+# times the limit serves no more than two, because the app's single worker process uses at
+# most one core. That is the limit of vertical scaling: one process, one node, and a restart
+# for every resize. Horizontal scaling has no such ceiling but needs a stateless app and a
+# load balancer (the Service) in front, which is why the course scales out. VPA and a CPU
+# HPA must not act on the same metric of the same pods: each undoes the other's work. Use
+# VPA's recommendations (its `Off` mode) to choose the requests an HPA divides by.
+
+# %% [markdown]
 # ## What you would type
 #
 # Every labkit call has a terminal twin. For each variant labkit can list them:
@@ -274,6 +307,9 @@ checks.require(
     checks.reached(tl, 1, within=0, after=0),
     checks.p95_below(tl, 500, after=20),
     checks.no_errors(tl),
+    checks.Check("a 1-core pod serves more than twice a 500m pod; 2 cores no more than 1",
+                 sizes["1000m"] > 2 * sizes["500m"] and sizes["2000m"] <= sizes["1000m"] * 1.05,
+                 f"rps within the SLO by CPU limit: {sizes}"),
     checks.Check("one pod serves 10-20 rps within the SLO and saturates near 20 rps",
                  10 <= one_pod_rps <= 20 and 15 <= saturated_rps <= 25,
                  f"{one_pod_rps:.1f} rps within the SLO, {saturated_rps:.1f} rps saturated"),
