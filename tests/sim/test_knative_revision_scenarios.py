@@ -146,3 +146,20 @@ def test_min_scale_alias_on_a_running_service_keeps_pods_after_the_load_stops():
     assert (tl.samples[tl.samples.time > 330].spec_replicas == 3).all()
     assert b.world.autoscalers[0].settings.min_scale == 3
     assert [a.revision for a in b.world.autoscalers] == ["app-knative-00003"]
+
+
+def test_an_inference_service_edit_rolls_out_a_new_predictor_revision():
+    """KServe reconciles its Knative Service from the edited InferenceService (kserve/kserve
+    v0.20.0 ``pkg/controller/v1beta1/inferenceservice/reconcilers/knative/ksvc_reconciler.go``:
+    ``minReplicas`` -> ``min-scale``), which Knative turns into the predictor's next revision:
+    minReplicas 0 -> 2 keeps two pods with no traffic."""
+    v = load_variant("kserve")
+    b = SimBackend()
+    b.deploy(v)
+    assert b.run(200).samples.spec_replicas.iloc[-1] == 0
+    isvc = copy.deepcopy(v.get("InferenceService").doc)
+    isvc["spec"]["predictor"]["minReplicas"] = 2
+    assert b.apply(isvc) == ["inferenceservice.serving.kserve.io/custom-model configured"]
+    tl = b.run(200)
+    assert tl.samples.spec_replicas.iloc[-1] == 2
+    assert b.world.autoscalers[0].revision.endswith("-00002")

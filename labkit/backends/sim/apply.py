@@ -18,10 +18,12 @@ to the controller that owns the object, which reacts as upstream's does:
   at its next decision, as on a cluster).
 - Knative Service: a changed ``spec.template`` (an annotation, containerConcurrency, the
   image...) is a new revision; the route moves to it once it is ready (:mod:`.revisions`).
+- InferenceService: the objects KServe made from it are reconciled the same way (its Knative
+  Service, or its HPA / ScaledObject in Standard mode).
 
 Refused with a clear message (the twin cannot do it yet; the kind backend can): a changed pod
-template of a Deployment (a rolling update), a changed InferenceService, Knative traffic
-splits, new or changed objects of other kinds (Service, ConfigMap, ...), deleting anything but
+template of a Deployment (a rolling update), an InferenceService edit that changes its mode,
+autoscaler class or pod template in Standard mode, Knative traffic splits, new or changed objects of other kinds (Service, ConfigMap, ...), deleting anything but
 an autoscaler.
 """
 
@@ -76,6 +78,8 @@ class ObjectStore:
         elif kind == "Service" and doc["apiVersion"].startswith("serving.knative.dev/") \
                 and old is not None:
             self._apply_knative_service(doc, old)
+        elif kind == "InferenceService" and old is not None:
+            self._apply_inference_service(doc, old)
         else:
             raise BackendError(
                 f"the twin cannot {'create' if old is None else 'change'} {kind}/{key[2]} "
@@ -153,6 +157,35 @@ class ObjectStore:
         self._revisions[name] = new_revision(self.world, latest, doc, where=self._where(doc),
                                              config=config)
 
+    def _apply_inference_service(self, doc: dict, old: dict) -> None:
+        """KServe reconciles the objects it made from the edited InferenceService: the Knative
+        Service (a new revision) in Knative mode; the HPA or ScaledObject in Standard mode."""
+        from ...autoscalers.knative_settings import autoscaler_config
+        from ...autoscalers.kserve import deployment_mode, inference_service_resources
+        name = doc["metadata"]["name"]
+        if deployment_mode(doc) != deployment_mode(old):
+            raise BackendError(f"InferenceService/{name}: changing the deployment mode "
+                               "replaces every object; deploy() the edited variant instead")
+        config = autoscaler_config(self.docs.values())
+        before = {(d["kind"], d["metadata"]["name"]): d
+                  for d in inference_service_resources(old, knative_config=config)}
+        after = inference_service_resources(doc, knative_config=config)
+        if {(d["kind"], d["metadata"]["name"]) for d in after} != set(before):
+            raise BackendError(f"InferenceService/{name}: this edit changes which objects KServe "
+                               "makes (autoscaler class); deploy() the edited variant instead")
+        for d in after:
+            was = before[(d["kind"], d["metadata"]["name"])]
+            if _same(was, d):
+                continue
+            if d["kind"] == "Service":
+                self._apply_knative_service(d, was)
+            elif d["kind"] == "HorizontalPodAutoscaler":
+                self._apply_hpa(d, created=False)
+            elif d["kind"] == "ScaledObject":
+                self._apply_scaled_object(d, created=False)
+            elif d["kind"] == "Deployment":
+                self._apply_deployment(_without_replicas(d), _without_replicas(was))
+
     # -- delete --------------------------------------------------------------------------
     def delete(self, kind: str, name: str) -> str:
         """Delete one object now; returns kubectl's line."""
@@ -176,6 +209,13 @@ class ObjectStore:
                                "variant instead")
         del self.docs[key]
         return f'{resource} "{name}" deleted'
+
+
+def _without_replicas(doc: dict) -> dict:
+    """KServe leaves a Standard-mode Deployment's replicas to its autoscaler."""
+    out = copy.deepcopy(doc)
+    (out.get("spec") or {}).pop("replicas", None)
+    return out
 
 
 def _same(a: dict, b: dict) -> bool:
