@@ -100,6 +100,15 @@ def stop_all() -> None:
         terminate(p, timeout=3.0)
 
 
+def remove_log(path: str | None) -> None:
+    """Delete a child's log file (after a clean stop: nobody needs it then)."""
+    if path:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -120,7 +129,7 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 def require_free_port(port: int, host: str, what: str, flag: str = "--port") -> None:
     """One clear error, before starting anything, when the port is taken or impossible."""
     from .numbers import port as check_port
-    check_port(port, flag.lstrip("-"), allow_zero=True)
+    check_port(port, flag.strip("-="), allow_zero=True)
     if not port_free(port, host):
         raise LabkitError(f"{host}:{port} is already in use, so {what} cannot listen there; "
                           f"stop whatever uses it (`ss -ltnp | grep :{port}` shows it) or "

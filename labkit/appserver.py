@@ -94,9 +94,13 @@ class AppServer:
         return self
 
     def close(self) -> None:
+        """Stop the app; delete its log unless the app failed on its own (the log says why)."""
         if self.proc is not None:
+            failed = self.proc.poll() not in (None, 0)
             _procs.terminate(self.proc)
             self.proc = None
+            if not failed:
+                _procs.remove_log(self.log_path)
 
     def __enter__(self) -> "AppServer":
         return self.start()

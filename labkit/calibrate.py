@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .errors import LabkitError
+from .files import write_text_atomic
 
 PARAMS_FILE = Path(__file__).resolve().parent / "data" / "twin-params.json"
 TYPICAL_TEXTS = 50   # the locustfile sends 1-99 sentences: 50 on average
@@ -239,8 +240,8 @@ def calibrate(target: str = "local", *, out: str | Path | None = None, requests:
     }
     if write:
         path = Path(out) if out else PARAMS_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2) + "\n")
+        # an interrupted calibrate must not leave a truncated file every twin run then fails on
+        write_text_atomic(path, json.dumps(result, indent=2) + "\n")
         result["_path"] = str(path)
     return result
 

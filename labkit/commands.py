@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -49,8 +48,12 @@ def lab(args: argparse.Namespace) -> int:
         cmd.append("--allow-root")
     print(f"labkit: starting JupyterLab on 127.0.0.1:{args.port}; open the URL with "
           f"`?token=` that JupyterLab prints below (Ctrl+C to stop). The notebooks use the "
-          "twin when no kind cluster is available.")
-    return subprocess.call(cmd, env=env)
+          "twin when no kind cluster is available.", flush=True)
+    # Become JupyterLab (same pid): SIGTERM or SIGHUP to `labkit lab` then reaches JupyterLab
+    # itself, which shuts its kernels down; a child would be orphaned and keep serving.
+    sys.stderr.flush()
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached
 
 
 def doctor(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ Locust caches ``/stats/requests`` for 2 s, so every value may be up to 2 s old.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import tempfile
 import threading
@@ -105,21 +106,40 @@ class LocustProcess:
         self.extra_env = dict(env or {})   # LOCUST_* settings read by the locustfile
         self.proc = None
         self.log_path: str | None = None
-        self._http = httpx.Client(base_url=f"http://127.0.0.1:{self.web_port}", timeout=5.0)
+        # Only this object knows the token; app/locustfile.py refuses POSTs without it.
+        self._token = secrets.token_urlsafe(24)
+        self._http = httpx.Client(base_url=f"http://127.0.0.1:{self.web_port}", timeout=5.0,
+                                  headers={"X-Labkit-Token": self._token})
 
     def start(self) -> "LocustProcess":
+        """Start locust (once: a second call while it runs does nothing) and wait for its API."""
+        if self.proc is not None and self.proc.poll() is None:
+            return self
+        if self._http.is_closed:
+            raise LabkitError("this LocustProcess was closed; make a new one")
+        _procs.require_free_port(self.web_port, "127.0.0.1", "locust", flag="web_port=")
         fd, self.log_path = tempfile.mkstemp(prefix="labkit-locust-", suffix=".log")
         cmd = [sys.executable, "-m", "locust", "-f", str(self.locustfile),
                "--web-host", "127.0.0.1", "--web-port", str(self.web_port),
                "-H", self.target_url]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env,
+               "LOCUST_LABKIT_TOKEN": self._token}
         with os.fdopen(fd, "wb") as log:
             self.proc = _procs.spawn(cmd, env=env, log=log)
         _procs.wait_http(f"http://127.0.0.1:{self.web_port}/", self.proc,
                          timeout=self.startup_timeout, what="locust", log_path=self.log_path)
+        if self.proc.poll() is not None:   # someone else's locust answered on that port
+            raise LabkitError(f"locust exited with code {self.proc.returncode} although "
+                              f"127.0.0.1:{self.web_port} answered; see its log {self.log_path}")
         return self
 
+    def _running(self) -> None:
+        if self.proc is None or self._http.is_closed:
+            raise LabkitError("locust is not running: call start() first (or use "
+                              "`with LocustProcess(url) as lp:`); a closed one cannot restart")
+
     def _post(self, path: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._running()
         try:
             r = self._http.post(path, data=data)
             r.raise_for_status()
@@ -139,6 +159,7 @@ class LocustProcess:
 
     def reset_stats(self) -> None:
         """Zero the statistics (the web page's "Reset stats")."""
+        self._running()
         try:
             self._http.post("/stats/reset").raise_for_status()
         except httpx.HTTPError as e:
@@ -146,6 +167,7 @@ class LocustProcess:
                               f"{self.log_path}") from e
 
     def stats(self) -> LocustStats:
+        self._running()
         try:
             r = self._http.get("/stats/requests")
             r.raise_for_status()
@@ -155,15 +177,19 @@ class LocustProcess:
                               f"{self.log_path}") from e
 
     def close(self) -> None:
-        """Stop the users and the process (SIGTERM, then SIGKILL)."""
+        """Stop the users and the process (SIGTERM, then SIGKILL); delete the log unless
+        locust failed on its own (then the log says why)."""
         if self.proc is not None:
-            if self.proc.poll() is None:
+            failed = self.proc.poll() not in (None, 0)
+            if not failed:
                 try:
                     self._http.post("/stop", timeout=1.0)
                 except httpx.HTTPError:
                     pass
             _procs.terminate(self.proc)
             self.proc = None
+            if not failed:
+                _procs.remove_log(self.log_path)
         self._http.close()
 
     def __enter__(self) -> "LocustProcess":

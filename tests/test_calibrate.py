@@ -57,3 +57,19 @@ def test_shipped_parameters_file_is_documented_and_loadable():
     assert set(cal.DOCS) <= set(data)
     from labkit.backends.sim.params import load_params
     assert load_params().memory_mib_idle == data["memory_mib_idle"]
+
+
+def test_an_interrupted_calibrate_keeps_the_old_file_whole(tmp_path, monkeypatch):
+    """Review D28: the write used to truncate the file first; now a rename replaces it."""
+    import os
+    out = tmp_path / "twin-params.json"
+    old = cal.PARAMS_FILE.read_text()
+    out.write_text(old)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cal.calibrate(out=out, requests=4, concurrency=(1,))
+    assert out.read_text() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["twin-params.json"], "no partial file left"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import psutil
@@ -126,3 +127,62 @@ def test_a_taken_port_gets_one_clear_error_before_anything_starts():
         with pytest.raises(LabkitError, match=f"127.0.0.1:{port} is already in use.*--port"):
             AppServer(port=port).start()
     assert _procs.running_children() == before, "nothing was started"
+
+
+# -- review D21, D22, D27: one locust per LocustProcess, reachable only by labkit, no stray logs
+def test_start_twice_leaves_no_swarm_behind(app):
+    lp = LocustProcess(app.url)
+    lp.start()
+    first = lp.proc
+    assert lp.start() is lp and lp.proc is first, "a second start() while running is a no-op"
+    lp.swarm(2, 2)
+    lp.close()
+    assert first.poll() is not None
+    assert leftovers(app) == []
+    from labkit.errors import LabkitError
+    with pytest.raises(LabkitError, match="not running"):
+        lp.swarm(1, 1)
+
+
+def test_a_second_locust_on_a_taken_web_port_is_refused(app):
+    from labkit.errors import LabkitError
+    with LocustProcess(app.url) as first:
+        before = list(_procs.running_children())
+        with pytest.raises(LabkitError, match="already in use"):
+            LocustProcess(app.url, web_port=first.web_port).start()
+        assert _procs.running_children() == before
+    assert leftovers(app) == []
+
+
+def test_locust_web_api_answers_only_labkit(app):
+    import httpx
+    with LocustProcess(app.url) as lp:
+        base = f"http://127.0.0.1:{lp.web_port}"
+        form = {"user_count": "2", "spawn_rate": "2", "host": "http://192.0.2.10"}
+        # a cross-site form post, as a web page in the learner's browser would send it
+        r = httpx.post(f"{base}/swarm", data=form, headers={"Origin": "http://evil.example"})
+        assert r.status_code == 403
+        # DNS rebinding: a foreign Host header
+        r = httpx.get(f"{base}/stats/requests", headers={"Host": "attacker.example"})
+        assert r.status_code == 403
+        # another local process without the run's token
+        r = httpx.post(f"{base}/swarm", data={**form, "host": app.url})
+        assert r.status_code == 403 and "X-Labkit-Token" in r.json()["message"]
+        # even with the token, the swarm cannot be re-aimed past labkit's loopback check
+        r = httpx.post(f"{base}/swarm", data=form, headers={"X-Labkit-Token": lp._token})
+        assert r.status_code == 403 and "only" in r.json()["message"]
+        assert lp.stats().user_count == 0
+        lp.swarm(1, 1)          # labkit itself still steers it
+        assert httpx.get(f"{base}/stats/requests").status_code == 200  # reading is fine
+    assert leftovers(app) == []
+
+
+def test_logs_are_removed_after_a_clean_stop(app):
+    with LocustProcess(app.url) as lp:
+        log = lp.log_path
+        assert log and os.path.exists(log)
+    assert not os.path.exists(log)
+    with AppServer() as server:
+        app_log = server.log_path
+        assert os.path.exists(app_log)
+    assert not os.path.exists(app_log)

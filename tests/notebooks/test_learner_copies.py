@@ -70,8 +70,9 @@ def test_instructor_copies_and_headless_runs_still_raise(monkeypatch):
 @pytest.mark.parametrize("instructor", [False, True], ids=["learner", "instructor"])
 def test_labkit_lab_serves_learner_copies_unless_instructor(monkeypatch, tmp_path, instructor):
     calls = []
-    monkeypatch.setattr(commands.subprocess, "call",
-                        lambda cmd, env: calls.append((cmd, env)) or 0)
+    # labkit lab execs JupyterLab (SIGTERM must reach it); record instead of exec'ing
+    monkeypatch.setattr(commands.os, "execve",
+                        lambda path, cmd, env: calls.append((cmd, env)))
     monkeypatch.setattr(student, "LEARNER_DIR", tmp_path / "learner")
     monkeypatch.delenv(checks.LEARNER_ENV, raising=False)
     args = argparse.Namespace(port=18888, no_browser=True, instructor=instructor)
