@@ -26,6 +26,27 @@ VARIANTS: tuple[str, ...] = ("hpa-v1", "hpa-v2", "knative", "kserve", "keda", "q
 #: Variants behind a queue: a profile given by name sends them jobs (``mode="async"``).
 ASYNC_VARIANTS: tuple[str, ...] = ("queue", "queue-jobs")
 
+#: The panel's starting load for each variant: one that makes it scale out and, where the
+#: variant can, come back to its minimum within the duration (zero for knative, kserve,
+#: keda and the queues, so their spike falls to no users at all). hpa-v2 keeps a pod or two
+#: after the spike: its memory metric holds them (notebook 02). Measured on the twin:
+#: tests/live/test_panel_loads.py runs each one and checks it.
+PANEL_LOADS: dict[str, dict[str, Any]] = {
+    "base": {"profile": "constant", "users": 5, "spawn_rate": 10.0, "duration": 120},
+    "hpa-v1": {"profile": "spike", "users": 60, "spawn_rate": 10.0, "duration": 600},
+    "hpa-v2": {"profile": "spike", "users": 60, "spawn_rate": 10.0, "duration": 600},
+    "knative": {"profile": "spike", "users": 100, "spawn_rate": 50.0, "duration": 300,
+                "params": {"base_users": 0}},
+    "kserve": {"profile": "spike", "users": 100, "spawn_rate": 50.0, "duration": 300,
+               "params": {"base_users": 0}},
+    "keda": {"profile": "spike", "users": 100, "spawn_rate": 10.0, "duration": 600,
+             "params": {"base_users": 0}},
+    "queue": {"profile": "spike", "users": 60, "spawn_rate": 10.0, "duration": 600,
+              "params": {"base_users": 0}},
+    "queue-jobs": {"profile": "spike", "users": 60, "spawn_rate": 10.0, "duration": 600,
+                   "params": {"base_users": 0}},
+}
+
 #: Speed choices of the panel: label -> ``speed`` argument (None = as fast as possible).
 SPEEDS: dict[str, float | None] = {"1x": 1.0, "2x": 2.0, "5x": 5.0, "10x": 10.0,
                                    "30x": 30.0, "100x": 100.0, "max": None}

@@ -42,14 +42,30 @@ def _speed_label(speed: float | None) -> str:
 class Lab:
     """Widgets + LiveFigure around one backend; ``lab.run()`` is the same call without widgets.
 
-    Keyword arguments are the widgets' initial values (see :func:`labkit.lab.run`).
+    Keyword arguments are the widgets' initial values (see :func:`labkit.lab.run`); a load
+    setting left out comes from the variant's starting load (:data:`labkit.lab.PANEL_LOADS`),
+    and choosing another variant in the dropdown loads that variant's. ``shape`` fixes
+    parameters of the load shape (``shape={"base_users": 2, "start": 30, "length": 150}``),
+    so the panel fires exactly the load the notebook's text describes; it applies while the
+    profile dropdown shows the profile it was given for.
     """
 
     def __init__(self, backend: str | Backend = "sim", *, variant: str = "hpa-v2",
-                 profile: str = "spike", users: int = 50, spawn_rate: float = 10.0,
-                 duration: int = 300, speed: float | None = 10.0, seed: int = 0,
-                 slo_ms: float = 500.0, trace_path: str | None = None,
-                 interval: float = 0.25, live: bool | None = None):
+                 profile: str | None = None, users: int | None = None,
+                 spawn_rate: float | None = None, duration: int | None = None,
+                 speed: float | None = 10.0, seed: int = 0, slo_ms: float = 500.0,
+                 trace_path: str | None = None, interval: float = 0.25,
+                 live: bool | None = None, shape: dict[str, Any] | None = None):
+        load = dict(_lab.PANEL_LOADS.get(variant, _lab.PANEL_LOADS["hpa-v2"]))
+        profile = profile if profile is not None else load["profile"]
+        users = users if users is not None else load["users"]
+        spawn_rate = spawn_rate if spawn_rate is not None else load["spawn_rate"]
+        duration = duration if duration is not None else load["duration"]
+        params = dict(shape or {})
+        if shape is None and profile == load["profile"]:
+            params = dict(load.get("params", {}))
+        #: (profile name, parameters) of the load shape fixed beyond the widgets
+        self.shape: tuple[str, dict[str, Any]] = (profile, params)
         self.backend = _lab.open_backend(backend, seed=seed, quiet=False)
         self.seed, self.slo_ms = seed, slo_ms
         self.live = widget_frontend() if live is None else live
@@ -80,13 +96,18 @@ class Lab:
                                      tooltip="start the run with these settings")
         self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop",
                                     disabled=True, tooltip="end the run now, keeping its data")
-        self.status = w.HTML(value=f"ready: {html.escape(self.backend.name)} backend")
+        self.status = w.HTML()
         self.status.add_class("labkit-status")
         self.duration.observe(self._on_axis, names="value")
         self.speed.observe(self._on_axis, names="value")
         self._on_axis()
         self.profile.observe(self._on_profile, names="value")
         self._on_profile({"new": profile})
+        self.variant.observe(self._on_variant, names="value")
+        for widget in (self.variant, self.profile, self.users, self.spawn_rate, self.duration,
+                       self.trace_path):
+            widget.observe(self._on_settings, names="value")
+        self._on_settings()
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
 
@@ -102,6 +123,9 @@ class Lab:
         }
         if self.profile.value == "trace":
             kw["trace_path"] = self.trace_path.value or None
+        name, params = self.shape
+        if params and self.profile.value == name:
+            kw.update(params)
         return kw
 
     def run(self, stop: threading.Event | None = None, *, paced: bool = True) -> Timeline:
@@ -167,6 +191,34 @@ class Lab:
         speed = self.speed.value if self.backend.name == "sim" else None
         self.figure.show_run(float(self.duration.value), speed)
 
+    def load_text(self) -> str:
+        """The load Start will fire, in words (what the notebook's text should say too)."""
+        s = self.settings()
+        try:
+            p = _lab.build_profile(s["profile"], duration=s["duration"], users=s["users"],
+                                   spawn_rate=s["spawn_rate"], trace_path=s.get("trace_path"),
+                                   **{k: v for k, v in s.items() if k not in _RUN_KEYS})
+        except Exception as e:  # shown, not raised: the learner is still typing
+            return f"load: {e}"
+        return f"load: {load_in_words(p)}"
+
+    def _on_settings(self, _change: Any = None) -> None:
+        if self.running:
+            return
+        self.status.value = (f"ready: {html.escape(self.backend.name)} backend · "
+                             f"{html.escape(self.load_text())}")
+
+    def _on_variant(self, change: dict[str, Any]) -> None:
+        """Another variant: its starting load (the one that shows it scaling)."""
+        load = _lab.PANEL_LOADS.get(change["new"])
+        if load is None or self.running:
+            return
+        self.shape = (load["profile"], dict(load.get("params", {})))
+        self.profile.value = load["profile"]
+        self.users.value = load["users"]
+        self.spawn_rate.value = load["spawn_rate"]
+        self.duration.value = load["duration"]
+
     def _on_profile(self, change: dict[str, Any]) -> None:
         self.trace_path.layout.display = None if change["new"] == "trace" else "none"
 
@@ -192,6 +244,29 @@ class Lab:
         return f"<labkit Lab {self.backend.name} {self.variant.value}/{self.profile.value} {state}>"
 
 
+#: settings() keys that are not parameters of the load shape
+_RUN_KEYS = ("variant", "profile", "duration", "users", "spawn_rate", "speed", "seed",
+             "slo_ms", "trace_path")
+
+
+def load_in_words(p: Any) -> str:
+    """A LoadProfile as a sentence: "spike: 2 users, 60 from t = 30 s for 150 s"."""
+    def n(x: float) -> str:
+        return f"{x:g}"
+    kind = p.kind
+    if kind == "spike":
+        return (f"spike: {n(p.base_users)} users, {n(p.peak_users)} from t = {n(p.start)} s "
+                f"for {n(p.length)} s, then {n(p.base_users)}")
+    if kind == "constant":
+        return f"constant: {n(p.users)} users"
+    if kind == "ramp":
+        return (f"ramp: {n(p.start_users)} to {n(p.end_users)} users over "
+                f"{n(p.ramp_seconds)} s")
+    if kind == "step":
+        return "step: " + ", ".join(f"{n(u)} users from t = {n(t)} s" for t, u in p.steps)
+    return p.describe()
+
+
 def scorecard_html(card: dict[str, Any]) -> str:
     """The scorecard as a one-row table with units (under the status line)."""
     row = table(card).iloc[0]
@@ -208,7 +283,8 @@ def panel(backend: str | Backend = "sim", *, start: bool = False, live: bool | N
     """Show the control panel and live figure; headless, run the same settings at once.
 
     ``values`` are the widgets' initial values (``variant=``, ``profile=``, ``users=``,
-    ``spawn_rate=``, ``duration=``, ``speed=``, ``seed=``, ``slo_ms=``, ``trace_path=``).
+    ``spawn_rate=``, ``duration=``, ``speed=``, ``seed=``, ``slo_ms=``, ``trace_path=``) and
+    ``shape=`` (fixed parameters of the load shape, see :class:`Lab`).
     With a front end the run starts when Start is pressed (or at once with ``start=True``);
     without one (papermill, nbval, a script) it runs now, as fast as the backend can (no
     pacing), and a static figure is shown, so

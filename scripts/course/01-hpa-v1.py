@@ -112,7 +112,8 @@ print("\n".join(kubectl_equivalents("hpa-v1")))
 
 # %%
 if live.widget_frontend():
-    live.panel(backend, variant="hpa-v1", profile="spike", users=60, duration=duration)
+    live.panel(backend, variant="hpa-v1", profile="spike", users=60, duration=duration,
+               shape={"base_users": 2, "start": 30, "length": 150})   # the spike above
 
 # %%
 spike = Spike(base_users=2, peak_users=60, start=30, length=150, duration=duration)

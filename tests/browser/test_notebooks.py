@@ -56,7 +56,11 @@ def test_notebook_runs_all_in_jupyterlab(name, lab_page, artifacts):
         panels = jlab.widget_cells(page)
         live = None
         if panels and not errors:
-            live = _exercise_panel(page, panels[0], artifacts / f"{stem}-panel.png")
+            try:
+                live = _exercise_panel(page, panels[0], artifacts / f"{stem}-panel.png")
+            except Exception:
+                page.screenshot(path=str(artifacts / f"{stem}-failure.png"))
+                raise
         jlab.scroll_to_end(page)
         page.screenshot(path=str(artifacts / f"{stem}-end.png"))
         js_errors = console.since_mark()
