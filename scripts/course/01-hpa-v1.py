@@ -173,6 +173,16 @@ claims.append(checks.Check("nothing happens for five minutes after the users lea
 # with two guards: if `metric/target` is within **0.1** of 1 nothing changes (the tolerance),
 # and a v1 HPA may not more than double at once: at most `max(2 × current, 4)` pods, and
 # never more than `maxReplicas`. Let us check the first scale-out with the numbers the HPA saw.
+#
+# Two refinements matter for ML services, whose pods load a model for seconds or minutes.
+# Pods that are not Ready yet, or whose CPU sample was taken before they became Ready during
+# their first five minutes (`--horizontal-pod-autoscaler-cpu-initialization-period`), are
+# set aside; when the HPA wants to scale up, it counts them at 0 % CPU, so a slow start does
+# not trigger a second, needless scale-up (kubernetes/kubernetes
+# `pkg/controller/podautoscaler/replica_calculator.go`). And since Kubernetes 1.35 the
+# tolerance can be set per HPA and per direction (`behavior.scaleUp.tolerance`, the
+# `HPAConfigurableTolerance` feature gate, beta and on by default); the 0.1 is the
+# controller's default.
 
 # %%
 first = tl.events_with("SuccessfulRescale").iloc[0]
