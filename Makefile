@@ -7,12 +7,18 @@ BIN    := $(VENV)/bin
 .PHONY: lab lab-instructor test setup bench validate student clean
 
 $(BIN)/labkit: pyproject.toml
-	@echo "labkit: creating $(VENV) and installing labkit, JupyterLab and the test tools"
-	@echo "labkit: about 1 minute and 1 GB the first time; pip lists each package as it goes"
+	@echo "labkit: creating $(VENV) and installing labkit and JupyterLab (what the lab needs)"
+	@echo "labkit: about 1 minute the first time; pip lists each package as it goes"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar off -e '.[test]' | grep -E '^(Collecting|Successfully)' || true
+	$(BIN)/python -m pip install --progress-bar off -e . | grep -E '^(Collecting|Successfully)' || true
 	@$(BIN)/python -c "import labkit, jupyterlab" && echo "labkit: installed"
+	@touch $@
+
+# The test tools (pytest, Playwright for the browser test) only for `make test`.
+$(VENV)/.test-extras: $(BIN)/labkit
+	@echo "labkit: installing the test tools (pytest, playwright)"
+	$(BIN)/python -m pip install --progress-bar off -e '.[test]' | grep -E '^(Collecting|Successfully)' || true
 	@touch $@
 
 setup: $(BIN)/labkit  ## create .venv and install labkit with everything the lab needs
@@ -23,7 +29,7 @@ lab: setup            ## JupyterLab on your copies in learner/ at 127.0.0.1:$(PO
 lab-instructor: setup ## JupyterLab on notebooks/ itself, solutions included
 	$(BIN)/labkit lab --instructor --port $(PORT)
 
-test: setup           ## the whole test suite: unit, twin, app, locust, notebooks, browser
+test: $(VENV)/.test-extras  ## the whole test suite: unit, twin, app, locust, notebooks, browser
 	$(BIN)/python -m pytest
 
 bench: setup          ## benchmarks (not tests): twin speed, verification time, app cost
