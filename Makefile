@@ -11,14 +11,16 @@ $(BIN)/labkit: pyproject.toml
 	@echo "labkit: about 1 minute the first time; pip lists each package as it goes"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar off -e . | grep -E '^(Collecting|Successfully)' || true
+	PYTHONUNBUFFERED=1 $(BIN)/python -m pip install --progress-bar off -e . \
+		| grep --line-buffered -E '^(Collecting|Successfully)' || true
 	@$(BIN)/python -c "import labkit, jupyterlab" && echo "labkit: installed"
 	@touch $@
 
 # The test tools (pytest, Playwright for the browser test) only for `make test`.
 $(VENV)/.test-extras: $(BIN)/labkit
 	@echo "labkit: installing the test tools (pytest, playwright)"
-	$(BIN)/python -m pip install --progress-bar off -e '.[test]' | grep -E '^(Collecting|Successfully)' || true
+	PYTHONUNBUFFERED=1 $(BIN)/python -m pip install --progress-bar off -e '.[test]' \
+		| grep --line-buffered -E '^(Collecting|Successfully)' || true
 	@touch $@
 
 setup: $(BIN)/labkit  ## create .venv and install labkit with everything the lab needs
@@ -33,7 +35,7 @@ test: $(VENV)/.test-extras  ## the whole test suite: unit, twin, app, locust, no
 	$(BIN)/python -m pytest
 
 bench: setup          ## benchmarks (not tests): twin speed, verification time, app cost
-	$(BIN)/labkit bench sim verify app
+	$(BIN)/labkit bench sim sweep verify app
 
 validate: setup
 	$(BIN)/labkit validate manifests

@@ -101,7 +101,8 @@ def _student(p: argparse.ArgumentParser) -> None:
 
 
 def _bench(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", nargs="*", default=["sim"], help="sim, verify, app (default sim)")
+    p.add_argument("what", nargs="*", default=["sim"],
+                   help="sim (with the scaling table), scaling, sweep, verify, app (default sim)")
 
 
 #: word -> (help, argument builder, "module:function" taking the parsed args)
