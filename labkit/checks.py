@@ -16,6 +16,7 @@ otherwise; ``ready_replicas`` is what `kubectl get pods` shows as Ready.
 
 from __future__ import annotations
 
+import html
 import math
 import os
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ class Check:
     passed: bool
     observed: str
     hints: tuple[str, ...] = ()
+    #: text to show verbatim under a failing check (the learner's YAML around an error)
+    code: str = ""
 
     def __bool__(self) -> bool:
         return self.passed
@@ -45,14 +48,25 @@ class Check:
         text = f"[{mark}] {self.claim}: {self.observed}"
         if not self.passed:
             text += "".join(f"\n       hint: {h}" for h in self.hints)
+            text += "".join(f"\n       | {line}" for line in self.code.splitlines())
         return text
 
     def _repr_markdown_(self) -> str:
+        # messages quote YAML and parsers ("<block end>", "<your HorizontalPodAutoscaler>"):
+        # escaped, or Markdown would take them for HTML tags and drop them
         mark = "✅" if self.passed else "❌"
-        text = f"{mark} **{self.claim}** — {self.observed}"
+        text = f"{mark} **{_md(self.claim)}** — {_md(self.observed)}"
         if not self.passed:
-            text += "".join(f"\n\n&nbsp;&nbsp;💡 {h}" for h in self.hints)
+            text += "".join(f"\n\n&nbsp;&nbsp;💡 {_md(h)}" for h in self.hints)
+            if self.code:
+                fence = "````" if "```" in self.code else "```"
+                text += f"\n\n{fence}text\n{self.code}\n{fence}"
         return text
+
+
+def _md(text: str) -> str:
+    """Plain text made safe inside Markdown: no HTML tags, no entities."""
+    return html.escape(str(text), quote=False)
 
 
 class VerificationFailed(LabkitError, AssertionError):

@@ -88,8 +88,9 @@ def _parse(text: str | dict, exercise: Exercise) -> dict:
         try:
             docs = [d for d in load_all(text, f"<exercise {exercise.name}>") if d]
         except ManifestError as e:
-            raise LabkitError(f"exercise {exercise.name!r}: the YAML does not parse ({e}); "
-                              "check the indentation (spaces, not tabs) around that line") from None
+            # the reader's message names the line and what to check there
+            raise LabkitError(f"exercise {exercise.name!r}: the YAML does not parse: {e}") \
+                from None
         if len(docs) != 1:
             raise LabkitError(f"exercise {exercise.name!r}: expected one {exercise.kind}, got "
                               f"{len(docs)} documents")
@@ -144,6 +145,24 @@ def simulate(exercise: Exercise, doc: dict, *, seed: int = 0) -> Timeline:
     return b.run(exercise.duration)
 
 
+def excerpt(manifest: str | dict, message: str, around: int = 2) -> str:
+    """The learner's YAML around the line an error message names ("line 9"), numbered,
+    with ``>`` at that line; empty when the message names no line."""
+    import re
+
+    if not isinstance(manifest, str):
+        return ""
+    m = re.search(r"line (\d+)", message)
+    if not m:
+        return ""
+    lines = manifest.splitlines()
+    at = int(m.group(1))
+    first, last = max(1, at - around), min(len(lines), at + around)
+    width = len(str(last))
+    return "\n".join(f"{'>' if n == at else ' '} {n:>{width}} | {lines[n - 1]}"
+                     for n in range(first, last + 1))
+
+
 def check(name: str, manifest: str | dict, *, seed: int = 0) -> ExerciseResult:
     """Judge the learner's ``manifest`` for exercise ``name`` by running it on the twin.
 
@@ -165,7 +184,8 @@ def check(name: str, manifest: str | dict, *, seed: int = 0) -> ExerciseResult:
             return ExerciseResult(name, exercise.goal, (fail,))
         tl = simulate(exercise, doc, seed=seed)
     except LabkitError as e:
-        fail = c.Check("the manifest is accepted", False, "rejected", (str(e),))
+        fail = c.Check("the manifest is accepted", False, "rejected", (str(e),),
+                       code=excerpt(manifest, str(e)))
         return ExerciseResult(name, exercise.goal, (fail,))
     return ExerciseResult(name, exercise.goal,
                           tuple(exercise.judge(tl, doc, _course_object(exercise, doc))), tl)
