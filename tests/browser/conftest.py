@@ -45,7 +45,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+# Module scope: JupyterLab and its kernels are gone before later test folders (tests/load)
+# check that labkit left no child process running.
+@pytest.fixture(scope="module")
 def lab_server(tmp_path_factory):
     """(base URL, token, root dir) of a JupyterLab serving a copy of notebooks/."""
     tmp = tmp_path_factory.mktemp("jupyterlab")
@@ -117,7 +119,7 @@ class Console:
         return self.messages[self.mark:]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab_page(lab_server):
     """(page, console) of JupyterLab in headless Chromium at a laptop's screen size."""
     sync_api = pytest.importorskip("playwright.sync_api")
