@@ -19,8 +19,9 @@ Pure rules, values in, decision out. Sources (kedacore/keda, tag v2.20.2):
   has them all) and ``cleanUp`` (keep the newest ``successfulJobsHistoryLimit`` /
   ``failedJobsHistoryLimit`` finished Jobs, default 100 each).
 
-Simplifies: no rollout strategy (a ScaledJob edit does not delete running Jobs here), no
-``scalingModifiers``, no ``envSourceContainerName``.
+Simplifies: no ``scalingModifiers``, no ``envSourceContainerName``. What an edit does to the
+Jobs already there (``rollout.strategy``) is the reconciler's, not the poll's: the twin's
+ScaledJob loop does it (labkit/backends/sim/scaledjob_loop.py).
 """
 
 from __future__ import annotations

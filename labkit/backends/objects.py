@@ -25,6 +25,9 @@ for _names, _gvk in (
         (("configmap", "configmaps", "cm"), ("v1", "ConfigMap", "configmap")),
         (("scaledobject", "scaledobjects", "so"),
          ("keda.sh/v1alpha1", "ScaledObject", "scaledobject.keda.sh")),
+        # names: kedacore/keda v2.20.2 config/crd/bases/keda.sh_scaledjobs.yaml
+        (("scaledjob", "scaledjobs", "sj"),
+         ("keda.sh/v1alpha1", "ScaledJob", "scaledjob.keda.sh")),
         (("ksvc", "kservice", "kservices"),
          ("serving.knative.dev/v1", "Service", "service.serving.knative.dev")),
         (("inferenceservice", "inferenceservices", "isvc"),

@@ -209,3 +209,52 @@ def test_labkit_run_sends_jobs_to_the_queue_variants(variant, capsys):
     errors = next(line for line in out.splitlines() if line.strip().startswith("errors:"))
     assert float(requests.split(":")[1]) == pytest.approx(30 * 20)   # 30 jobs/s for 20 s
     assert float(errors.split(":")[1]) == 0
+
+
+def _edited_scaled_job(**spec):
+    doc = copy.deepcopy(load_variant("queue-jobs").get("ScaledJob").doc)
+    doc["spec"].update(spec)
+    return doc
+
+
+def test_kubectl_apply_of_an_edited_scaledjob_deletes_the_older_jobs_unless_gradual():
+    """KEDA v2.20.2 scaledjob_controller.go deletePreviousVersionScaleJobs: a new generation
+    deletes every Job of an older one (running or finished) unless rollout.strategy is
+    gradual; either way the new maxReplicaCount holds from the next poll on."""
+    for rollout, deleted in ((None, True), ({"strategy": "gradual"}, False)):
+        b = SimBackend()
+        b.deploy("queue-jobs")
+        b.load(Burst(jobs=3000, start=0, length=30))
+        b.run(15)
+        loop = b.world.autoscalers[0]
+        before = len(loop.jobs)
+        assert before >= 5
+        extra = {"rollout": rollout} if rollout else {}
+        assert b.apply(_edited_scaled_job(maxReplicaCount=3, **extra)) == \
+            ["scaledjob.keda.sh/app-batch configured"]
+        tl = b.timeline()
+        started = tl.events_with("ScaledJobRolloutCleanupStarted")
+        if deleted:
+            assert started.message.tolist() == [
+                f"Deleting {before} jobs owned by the previous version of the scaledJob"]
+            assert loop.jobs == []
+        else:
+            assert started.empty and len(loop.jobs) == before
+        tl = b.run(60)
+        later = tl.samples[tl.samples.time > 40]
+        assert later.spec_replicas.max() <= 3
+        assert tl.samples.rps.sum() > 0
+
+
+def test_kubectl_delete_scaledjob_removes_its_jobs_and_the_list_stops_draining():
+    b = SimBackend()
+    b.deploy("queue-jobs")
+    b.load(Burst(jobs=3000, start=0, length=30))
+    b.run(15)
+    loop = b.world.autoscalers[0]
+    assert loop.jobs
+    assert b.delete("scaledjob", "app-batch") == ['scaledjob.keda.sh "app-batch" deleted']
+    assert loop.jobs == [] and loop not in b.world.autoscalers
+    tl = b.run(60)
+    s = tl.samples[tl.samples.time > 16]
+    assert s.rps.sum() == 0 and s.queue_length.iloc[-1] > 1000

@@ -14,6 +14,8 @@ to the controller that owns the object, which reacts as upstream's does:
 - ScaledObject: KEDA's reconciler and finalizer (:mod:`labkit.autoscalers.keda_reconciler`):
   pause annotations, spec edits (new generation: the scale loop restarts with a poll at
   once), delete with ``restoreToOriginalReplicaCount``.
+- ScaledJob: a new generation deletes the older Jobs unless ``rollout.strategy: gradual``
+  (:mod:`.scaledjob_loop`); delete removes its Jobs (they are owned by it).
 - Deployment: ``spec.replicas`` is written to the scale now (an autoscaler then corrects it
   at its next decision, as on a cluster).
 - Knative Service: a changed ``spec.template`` (an annotation, containerConcurrency, the
@@ -73,6 +75,8 @@ class ObjectStore:
             self._apply_hpa(doc, created=old is None)
         elif kind == "ScaledObject" and doc["apiVersion"].startswith("keda.sh/"):
             self._apply_scaled_object(doc, created=old is None)
+        elif kind == "ScaledJob" and doc["apiVersion"].startswith("keda.sh/"):
+            self._apply_scaled_job(doc)
         elif kind == "Deployment" and doc["apiVersion"].startswith("apps/"):
             self._apply_deployment(doc, old)
         elif kind == "Service" and doc["apiVersion"].startswith("serving.knative.dev/") \
@@ -118,6 +122,23 @@ class ObjectStore:
         loop = self._scaled_object_loop(doc["metadata"]["name"])
         if loop is None:
             self.world.autoscalers.append(KEDALoop(self.world, doc, where=self._where(doc)))
+        else:
+            loop.update(doc)
+
+    def _scaled_job_loop(self, name: str):
+        from .scaledjob_loop import ScaledJobLoop
+        return next((a for a in self.world.autoscalers
+                     if isinstance(a, ScaledJobLoop) and a.spec.name == name), None)
+
+    def _apply_scaled_job(self, doc: dict) -> None:
+        """A new ScaledJob starts polling; an edited one is a new generation (its rollout
+        strategy decides what happens to the Jobs already there, :mod:`.scaledjob_loop`)."""
+        from .scaledjob_loop import ScaledJobLoop
+        loop = self._scaled_job_loop(doc["metadata"]["name"])
+        if loop is None:
+            self.world.autoscalers.append(ScaledJobLoop(self.world, doc,
+                                                        where=self._where(doc)))
+            self.world._queue_parts = True    # its Jobs pull from the list from now on
         else:
             loop.update(doc)
 
@@ -203,10 +224,15 @@ class ObjectStore:
             if loop is not None:
                 loop.delete()
                 self.world.autoscalers.remove(loop)
+        elif kind_name == "ScaledJob":
+            loop = self._scaled_job_loop(name)
+            if loop is not None:
+                loop.delete()
+                self.world.autoscalers.remove(loop)
         else:
             raise BackendError(f"the twin deletes autoscalers only (HorizontalPodAutoscaler, "
-                               f"ScaledObject), not {kind_name}/{name}; deploy() another "
-                               "variant instead")
+                               f"ScaledObject, ScaledJob), not {kind_name}/{name}; deploy() "
+                               "another variant instead")
         del self.docs[key]
         return f'{resource} "{name}" deleted'
 

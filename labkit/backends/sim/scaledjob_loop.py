@@ -65,7 +65,9 @@ class SimJob:
 
     def __init__(self, loop: "ScaledJobLoop", name: str, now: float):
         self.loop, self.name, self.created = loop, name, now
+        self.generation = loop.generation   # the annotation scaledjob.keda.sh/generation
         self.template: PodTemplate = loop.template
+        self.batch, self.idle_exit = loop.batch, loop.idle_exit
         self.params, self.clock, self.cluster = loop.params, loop.world.clock, loop.world.cluster
         self.cpu_limit_milli = loop.cpu_limit_milli
         self.served_cpu = 0.0
@@ -127,7 +129,26 @@ class ScaledJobLoop:
 
     def __init__(self, world: "World", doc: Mapping, *, where: str = ""):
         self.world, self.where, self.params = world, where, world.params
+        self.generation = 1
+        self._read_spec(doc)
+        self.jobs: list[SimJob] = []
+        self._rng = random.Random(world.seed)
+        self.last: ScaledJobDecision | None = None
+        self.active = False
+        clock = world.clock
+        self._exit_handle = clock.every(1.0, self._exits, TRAFFIC, first=clock.now + 1.0)
+        self.handle = clock.every(float(self.spec.polling_interval), self.poll, CONTROLLER,
+                                  first=clock.now + 0.001)
+
+    def _read_spec(self, doc: Mapping) -> None:
+        """Parse and check the ScaledJob and the worker command its Jobs run."""
+        where = self.where
         self.spec = scaled_job_from_manifest(doc)
+        spec = doc.get("spec") or {}
+        # spec.rollout.strategy, or the deprecated spec.rolloutStrategy (KEDA v2.20.2
+        # controllers/keda/scaledjob_controller.go deletePreviousVersionScaleJobs)
+        self.rollout = spec.get("rolloutStrategy") or (spec.get("rollout") or {}).get(
+            "strategy") or "default"
         for t in self.spec.triggers:
             if t.type not in SUPPORTED:
                 raise ManifestError(f"trigger {t.index} has type {t.type!r}; the twin runs "
@@ -147,14 +168,42 @@ class ScaledJobLoop:
         self.batch, self.idle_exit = worker_exit_rules(self.template.main.command)
         limit = self.template.limit("cpu")
         self.cpu_limit_milli = float(limit) if limit else float(self.params.node_cpu_milli)
-        self.jobs: list[SimJob] = []
-        self._rng = random.Random(world.seed)
-        self.last: ScaledJobDecision | None = None
-        self.active = False
-        clock = world.clock
-        clock.every(1.0, self._exits, TRAFFIC, first=1.0)
-        self.handle = clock.every(float(self.spec.polling_interval), self.poll, CONTROLLER,
-                                  first=clock.now + 0.001)
+
+    # -- kubectl apply / delete ------------------------------------------------------------
+    def update(self, doc: Mapping) -> None:
+        """An edited ScaledJob (a new generation), as KEDA v2.20.2's reconciler takes it
+        (controllers/keda/scaledjob_controller.go): unless the rollout strategy is
+        ``gradual``, every Job of an older generation is deleted (running ones too: their
+        pods are terminated; a worker puts back what it has not finished), with the events
+        ScaledJobRolloutCleanupStarted/Completed; the scale loop then restarts with a poll at
+        once. Jobs already created keep the command and batch size they were created with."""
+        now = self.world.clock.now
+        self._read_spec(doc)
+        self.generation += 1
+        if self.rollout != "gradual":
+            old = [j for j in self.jobs if j.generation != self.generation]
+            if old:
+                self.world.recorder.add_event(
+                    now, self.object_ref, "ScaledJobRolloutCleanupStarted",
+                    f"Deleting {len(old)} jobs owned by the previous version of the scaledJob")
+                for j in old:
+                    j.remove()
+                self.jobs = [j for j in self.jobs if j.generation == self.generation]
+                self.world.recorder.add_event(
+                    now, self.object_ref, "ScaledJobRolloutCleanupCompleted",
+                    f"Deleted {len(old)} jobs owned by the previous version of the scaledJob")
+        self.handle.cancel()
+        self.handle = self.world.clock.every(float(self.spec.polling_interval), self.poll,
+                                             CONTROLLER, first=now + 0.001)
+
+    def delete(self) -> None:
+        """``kubectl delete scaledjob``: the loop stops and its Jobs (owned by the ScaledJob)
+        are garbage-collected with their pods."""
+        self.handle.cancel()
+        self._exit_handle.cancel()
+        for j in self.jobs:
+            j.remove()
+        self.jobs = []
 
     @property
     def object_ref(self) -> str:
@@ -203,7 +252,7 @@ class ScaledJobLoop:
             if j.finished or j.pod.gone:
                 continue
             if j.taker is None:
-                j.taker = Taker(j.pod, job_s, cpu_s, float(self.batch) if self.batch else None)
+                j.taker = Taker(j.pod, job_s, cpu_s, float(j.batch) if j.batch else None)
             out.append(j.taker)
         return out
 
@@ -216,8 +265,8 @@ class ScaledJobLoop:
                 continue
             if t.batch_left is not None and t.batch_left <= 1e-9:
                 j.complete(now)
-            elif self.idle_exit is not None and t.idle_since is not None \
-                    and now - t.idle_since >= self.idle_exit:
+            elif j.idle_exit is not None and t.idle_since is not None \
+                    and now - t.idle_since >= j.idle_exit:
                 j.complete(now)
 
     # -- what the Timeline shows ---------------------------------------------------------

@@ -126,8 +126,9 @@ class World:
         self._queue_parts = bool(settings or job_loops or any(
             is_worker(w.template.main) for w in self.workloads.values()))
 
-        def takers(now: float) -> list:
-            return deployments(now) + [t for loop in job_loops for t in loop.takers(now)]
+        def takers(now: float) -> list:   # ScaledJobs may come and go (kubectl apply/delete)
+            return deployments(now) + [t for loop in self.autoscalers
+                                       if hasattr(loop, "takers") for t in loop.takers(now)]
 
         return JobQueueService(self.entry if settings else None, settings, self.params, takers)
 
