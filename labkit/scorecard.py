@@ -116,12 +116,19 @@ TABLE_COLUMNS: dict[str, tuple[str, int]] = {
 }
 
 
+#: Titles of the other scorecard columns, for tables that pick them.
+_OTHER_TITLES = {"ready_pod_seconds": "ready pod-seconds", "peak_replicas": "peak pods",
+                 "requests": "requests"}
+
+
 def table(cards: Mapping[str, Mapping[str, Any]] | pd.DataFrame | Mapping[str, Any]
           ) -> pd.DataFrame:
     """The scorecard(s) as a small table with units, numbers rounded, "–" for never.
 
     ``cards`` is one scorecard (a one-row table), ``{name: scorecard}``, or a
-    :func:`compare` table. For reading; compute with :func:`scorecard`/:func:`compare`.
+    :func:`compare` table. A whole scorecard shows the columns of :data:`TABLE_COLUMNS`;
+    a table of chosen columns (``compare(runs)[["pod_seconds", "peak_replicas"]]``) shows
+    those. For reading; compute with :func:`scorecard`/:func:`compare`.
     """
     if isinstance(cards, pd.DataFrame):
         frame = cards
@@ -129,28 +136,52 @@ def table(cards: Mapping[str, Mapping[str, Any]] | pd.DataFrame | Mapping[str, A
         frame = pd.DataFrame.from_dict(dict(cards), orient="index")
     else:
         frame = pd.DataFrame([dict(cards)], index=["run"])
+    whole = all(k in frame.columns for k in SCORECARD_KEYS)
+    keys = [k for k in TABLE_COLUMNS if k in frame.columns] if whole else list(frame.columns)
     out = pd.DataFrame(index=frame.index)
-    for key, (title, decimals) in TABLE_COLUMNS.items():
-        if key in frame:
-            out[title] = [_cell(v, decimals) for v in frame[key]]
+    for key in keys:
+        title, decimals = TABLE_COLUMNS.get(key, (_OTHER_TITLES.get(key, str(key)), None))
+        out[title] = [_cell(v, decimals) for v in frame[key]]
     out.index.name = frame.index.name
-    return out
+    return pd.DataFrame(out)
 
 
-def _cell(value: Any, decimals: int) -> str:
+def _cell(value: Any, decimals: int | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
         return f"{int(value):,}"
+    if decimals is None:  # a column we know nothing about: small numbers keep a decimal
+        decimals = 1 if abs(value) < 10 and value != round(value) else 0
     return f"{float(value):,.{decimals}f}"
 
 
-def compare(timelines: Mapping[str, Timeline], slo_ms: float | None = None) -> pd.DataFrame:
+class ScorecardTable(pd.DataFrame):
+    """What :func:`compare` returns: the numbers for code, a rounded table with units on
+    screen (a notebook cell ending in ``compare(runs)`` shows :func:`table` of it)."""
+
+    @property
+    def _constructor(self):
+        return ScorecardTable
+
+    def readable(self) -> pd.DataFrame:
+        return table(pd.DataFrame(self))
+
+    def _repr_html_(self) -> str | None:
+        return self.readable()._repr_html_()
+
+    def __repr__(self) -> str:
+        return repr(self.readable())
+
+
+def compare(timelines: Mapping[str, Timeline], slo_ms: float | None = None) -> ScorecardTable:
     """One scorecard row per run, indexed by the run's name (columns: :data:`SCORECARD_KEYS`)."""
     rows = {name: scorecard(tl, slo_ms) for name, tl in timelines.items()}
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(SCORECARD_KEYS))
-    table.index.name = "run"
-    return table
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(SCORECARD_KEYS))
+    frame.index.name = "run"
+    return ScorecardTable(frame)
 
 
 class _CallableModule(types.ModuleType):

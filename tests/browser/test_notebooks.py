@@ -58,6 +58,8 @@ def test_notebook_runs_all_in_jupyterlab(name, lab_page, artifacts):
         if panels and not errors:
             try:
                 live = _exercise_panel(page, panels[0], artifacts / f"{stem}-panel.png")
+                if stem == "demo-live":  # the dropdowns too: another variant, another run
+                    live.update(_another_variant(page, artifacts / f"{stem}-knative.png"))
             except Exception:
                 page.screenshot(path=str(artifacts / f"{stem}-failure.png"))
                 raise
@@ -86,6 +88,38 @@ def test_notebook_runs_all_in_jupyterlab(name, lab_page, artifacts):
         assert live["stopped"], f"{name}: after Stop the status says {live['status']!r}"
         assert live["grew_after_stop"] == 0, (f"{name}: the plot grew by "
                                               f"{live['grew_after_stop']} points after Stop")
+    if live is not None and "second_status" in live:
+        assert live["second_loaded"], (f"{name}: choosing knative did not load its starting "
+                                       f"load: {live['second_load_text']!r}")
+        assert live["second_stopped"], (f"{name}: the second run did not stop: "
+                                        f"{live['second_status']!r}")
+
+
+def _another_variant(page, screenshot) -> dict:
+    """Pick knative in the variant dropdown, Start, see the figure start over, Stop."""
+    panel = jlab.Panel(page)
+    panel.root.locator("select").first.select_option("knative")
+    page.wait_for_function("(sel) => document.querySelector(sel + ' .labkit-status')"
+                           ".textContent.includes('100 from t = 30 s')",
+                           arg=jlab.Panel.SELECTOR, timeout=10_000)
+    load_text = panel.status()
+    seconds = panel.root.locator("input[type=number]").first.input_value()
+    before = panel.points()
+    panel.start.click()
+    # a new deploy starts the figure over: fewer points than the first run left
+    page.wait_for_function("([sel, n]) => { const p = document.querySelector(sel + "
+                           "' .js-plotly-plot'); return p && p.data[0].x.length !== n; }",
+                           arg=[jlab.Panel.SELECTOR, before], timeout=20_000)
+    page.wait_for_timeout(1000)
+    panel.stop.click()
+    page.wait_for_function("(sel) => document.querySelector(sel + ' .labkit-status')"
+                           ".textContent.includes('stopped at')", arg=jlab.Panel.SELECTOR,
+                           timeout=15_000)
+    status = panel.status()
+    page.screenshot(path=str(screenshot))
+    return {"second_load_text": load_text, "second_status": status,
+            "second_loaded": "100 from t = 30 s" in load_text and seconds == "300",
+            "second_stopped": "stopped at" in status}
 
 
 def _exercise_panel(page, cell: int, screenshot) -> dict:

@@ -109,3 +109,15 @@ assert callable(labkit.scorecard) and callable(labkit.compare)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, cwd=Path(labkit.__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_compare_shows_a_readable_table_and_keeps_its_numbers():
+    runs = {"hpa-v1": timeline([1, 2, 2, 1], p95=[100.4, 120.6, 900.2, 110.0]),
+            "flat": timeline([1, 1, 1])}
+    t = compare(runs, slo_ms=500)
+    assert t.loc["hpa-v1", "pod_seconds"] == 6.0  # numbers for code
+    shown = t._repr_html_()
+    assert "pod-seconds" in shown and "pod_seconds" not in shown and "NaN" not in shown
+    chosen = t[["pod_seconds", "peak_replicas"]]  # a notebook's choice of columns
+    assert list(chosen.readable().columns) == ["pod-seconds", "peak pods"]
+    assert "peak pods" in repr(chosen)
