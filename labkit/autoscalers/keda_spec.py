@@ -201,7 +201,9 @@ def scaled_object_from_manifest(doc: Mapping[str, Any], *, path: str | None = No
         raise ManifestError("spec.triggers is empty: add at least one trigger", path=path,
                             obj=obj, field="spec.triggers")
     try:
-        triggers = tuple(parse_trigger(t, i) for i, t in enumerate(raw_triggers))
+        namespace = str(meta.get("namespace") or "default")
+        triggers = tuple(parse_trigger(t, i, namespace=namespace)
+                         for i, t in enumerate(raw_triggers))
     except ManifestError as e:
         raise ManifestError(str(e), path=path, obj=obj, field=e.field) from e
     names = [t.metric_name for t in triggers if not t.is_resource]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
@@ -20,7 +21,8 @@ from . import quantity as _quantity
 from ..errors import ManifestError
 
 RESOURCE_TRIGGERS = ("cpu", "memory")
-SUPPORTED_TRIGGERS = ("prometheus", "redis", "metrics-api", "cron", "cpu", "memory")
+SUPPORTED_TRIGGERS = ("prometheus", "redis", "metrics-api", "cron", "kubernetes-workload", "cpu",
+                      "memory")
 # Value of a cron metric outside its window. The spec (§4.6) says 0; every kedacore/keda
 # cron_scaler.go read (v2.x through the keda-scalers layout) returns 1 (defaultDesiredReplicas).
 # The HPA result is the same either way (target 1, min ≥ 1).
@@ -66,6 +68,56 @@ class TriggerResult:
 
 
 # ---------------------------------------------------------------- strings and quantities
+
+_REQUIREMENT = re.compile(
+    r"^\s*(?P<neg>!)?\s*(?P<key>[A-Za-z0-9_./-]+)\s*"
+    r"(?:(?P<op>==|!=|=|\s+in\s+|\s+notin\s+)\s*(?P<val>\([^)]*\)|[A-Za-z0-9_.-]*))?\s*$")
+
+
+def parse_label_selector(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """A label selector string (``app=x,tier!=db,env in (a,b),!canary``) as
+    ``(key, op, values)`` with op ``=``, ``!=``, ``in``, ``notin``, ``exists``, ``!exists``
+    (the syntax of apimachinery's ``labels.Parse``); ValueError when it is not one."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    out = []
+    for part in (p for p in parts if p.strip()):
+        m = _REQUIREMENT.match(part)
+        if not m or (m.group("neg") and m.group("op")):
+            raise ValueError(f"{part.strip()!r} is not a label requirement")
+        key, op, val = m.group("key"), (m.group("op") or "").strip(), m.group("val") or ""
+        if not op:
+            out.append((key, "!exists" if m.group("neg") else "exists", ()))
+        elif op in ("in", "notin"):
+            if not val.startswith("("):
+                raise ValueError(f"{part.strip()!r}: {op} needs a (list)")
+            out.append((key, op, tuple(v.strip() for v in val[1:-1].split(",") if v.strip())))
+        else:
+            out.append((key, "!=" if op == "!=" else "=", (val,)))
+    return out
+
+
+def selector_matches(selector: list[tuple[str, str, tuple[str, ...]]],
+                     labels: Mapping[str, str]) -> bool:
+    """Whether ``labels`` satisfy every requirement of a parsed selector."""
+    for key, op, values in selector:
+        have = labels.get(key)
+        ok = {"=": have == values[0] if values else False,
+              "!=": have != values[0] if values else True,
+              "in": have in values, "notin": have not in values,
+              "exists": key in labels, "!exists": key not in labels}[op]
+        if not ok:
+            return False
+    return True
+
 
 def normalize_string(s: str) -> str:
     """KEDA's ``NormalizeString``: ``/ . : %`` become ``-``."""
@@ -126,7 +178,8 @@ def _float(meta: Mapping[str, str], key: str, where: str, default: float | None 
         raise ManifestError(f"metadata.{key}={raw!r} is not a number", field=f"{where}.metadata.{key}") from None
 
 
-def parse_trigger(doc: Mapping[str, Any], index: int, *, where: str = "spec.triggers") -> Trigger:
+def parse_trigger(doc: Mapping[str, Any], index: int, *, where: str = "spec.triggers",
+                  namespace: str = "default") -> Trigger:
     """Parse ``spec.triggers[index]`` (§4.2, §4.6) and resolve its HPA metric name and thresholds."""
     at = f"{where}[{index}]"
     ttype = str(doc.get("type", ""))
@@ -157,6 +210,23 @@ def parse_trigger(doc: Mapping[str, Any], index: int, *, where: str = "spec.trig
     if metric_type not in ("AverageValue", "Value"):
         raise ManifestError(f"metricType {metric_type} is only allowed for cpu/memory triggers; "
                             "use AverageValue or Value", field=f"{at}.metricType")
+    if ttype == "kubernetes-workload":
+        # kedacore/keda v2.20.2 pkg/scalers/kubernetes_workload_scaler.go: the number of pods
+        # matching podSelector in the ScaledObject's namespace (Succeeded/Failed not counted);
+        # value must be > 0; metric "s<i>-workload-<namespace>".
+        selector = _require(meta, "podSelector", at, ttype)
+        try:
+            parse_label_selector(selector)
+        except ValueError as e:
+            raise ManifestError(f"error parsing pod selector: {e}",
+                                field=f"{at}.metadata.podSelector") from None
+        value = _float(meta, "value", at, 0.0)
+        if value <= 0:
+            raise ManifestError("value must be a float greater than 0 (KEDA refuses the "
+                                "trigger)", field=f"{at}.metadata.value")
+        return Trigger(**common, metric_type=metric_type,
+                       metric_name=f"s{index}-" + normalize_string(f"workload-{namespace}"),
+                       target=value, activation_target=_float(meta, "activationValue", at, 0.0))
     if ttype == "prometheus":
         _require(meta, "serverAddress", at, ttype)
         _require(meta, "query", at, ttype)

@@ -215,3 +215,27 @@ def test_cpu_legacy_type_metadata_and_container():
 def test_quantity_string(milli, text):
     assert quantity_string(milli) == text
     assert parse_quantity(text) == milli / 1000
+
+
+@pytest.mark.parametrize("selector,labels,match", [
+    ("pod=no-matches", {"app": "x"}, False),
+    ("app=x", {"app": "x", "tier": "web"}, True),
+    ("app==x,tier!=db", {"app": "x", "tier": "web"}, True),
+    ("env in (a, b),!canary", {"env": "b"}, True),
+    ("env notin (a,b)", {"env": "a"}, False),
+    ("canary", {"canary": ""}, True),
+])
+def test_label_selectors_as_apimachinery_parses_them(selector, labels, match):
+    """kubernetes-workload's podSelector is parsed with apimachinery's ``labels.Parse``
+    (kedacore/keda v2.20.2 ``pkg/scalers/kubernetes_workload_scaler.go``)."""
+    from labkit.autoscalers.keda_triggers import parse_label_selector, selector_matches
+    assert selector_matches(parse_label_selector(selector), labels) is match
+
+
+def test_kubernetes_workload_needs_a_positive_value_and_names_its_metric_by_namespace():
+    from labkit.autoscalers.keda_triggers import parse_trigger
+    t = parse_trigger({"type": "kubernetes-workload",
+                       "metadata": {"podSelector": "app=x", "value": "2"}}, 1, namespace="lab")
+    assert (t.metric_name, t.target, t.activation_target) == ("s1-workload-lab", 2.0, 0.0)
+    with pytest.raises(ManifestError, match="greater than 0"):
+        parse_trigger({"type": "kubernetes-workload", "metadata": {"podSelector": "app=x"}}, 0)

@@ -207,12 +207,17 @@ def _keda_without_scaledobject():
 
 def test_a_scaledobject_created_idle_waits_out_its_initial_cooldown():
     """kedacore/keda v2.20.2 ``tests/internals/initial_delay_cooldownperiod``: a Deployment at 1,
-    a ScaledObject (min 0, cooldownPeriod 5, initialCooldownPeriod 120) with an inactive
-    trigger: still 1 replica 90 s later, 0 within the next 120 s."""
+    a ScaledObject (min 0, cooldownPeriod 5, initialCooldownPeriod 120, a kubernetes-workload
+    trigger on ``pod=no-matches``, value 1): still 1 replica 90 s later, 0 within the next
+    120 s."""
     b = SimBackend()
     b.deploy(_keda_without_scaledobject())
     so = _doc("keda", "ScaledObject")
-    so["spec"].update({"cooldownPeriod": 5, "initialCooldownPeriod": 120})
+    so["spec"].update({"cooldownPeriod": 5, "initialCooldownPeriod": 120,
+                       "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {
+                           "scaleDown": {"stabilizationWindowSeconds": 15}}}},
+                       "triggers": [{"type": "kubernetes-workload", "metadata": {
+                           "podSelector": "pod=no-matches", "value": "1"}}]})
     assert b.apply(so) == [f"{SO} created"]
     tl = b.run(210)
     assert (tl.samples[tl.samples.time <= 90].spec_replicas == 1).all()
@@ -236,3 +241,25 @@ def test_a_scaledobject_created_while_traffic_flows_never_goes_to_zero():
     idle.deploy(_keda_without_scaledobject())
     idle.apply(_doc("keda", "ScaledObject"))
     assert idle.run(10).samples.spec_replicas.iloc[-1] == 0
+
+
+def test_a_kubernetes_workload_trigger_follows_the_pods_it_selects():
+    """kedacore/keda v2.20.2 ``pkg/scalers/kubernetes_workload_scaler.go``: the metric is the
+    number of pods matching ``podSelector`` (AverageValue ``value`` per replica): the app's 3
+    pods with value 1 want 3 replicas of the gateway."""
+    v = load_variant("keda")
+    app = copy.deepcopy(v.get("Deployment", "app-fastapi").doc)
+    app["spec"]["replicas"] = 3
+    v = dataclasses.replace(v.replace(app), objects=tuple(
+        o for o in v.replace(app).objects if o.kind != "ScaledObject"))
+    b = SimBackend()
+    b.deploy(v)
+    so = _doc("keda", "ScaledObject")
+    so["metadata"]["name"] = "gateway"
+    so["spec"].update({"scaleTargetRef": {"name": "app-gateway"}, "minReplicaCount": 1,
+                       "triggers": [{"type": "kubernetes-workload", "metadata": {
+                           "podSelector": "app.kubernetes.io/name=app-fastapi",
+                           "value": "1"}}]})
+    b.apply(so)
+    b.run(60)
+    assert b.world.workloads["app-gateway"].spec_replicas == 3

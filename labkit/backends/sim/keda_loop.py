@@ -10,8 +10,8 @@
   ``cron`` uses the simulated wall clock (``epoch`` + simulated seconds), ``redis`` reads the
   length of the list ``listName`` in the twin's Redis (:mod:`.jobqueue`; 0 when no such list
   exists, as LLEN of a missing key), ``prometheus`` reads the series its ``query`` names (set
-  with ``SimBackend.set_metric``, :mod:`.series`), ``cpu``/``memory`` become Resource metrics
-  of the HPA.
+  with ``SimBackend.set_metric``, :mod:`.series`), ``kubernetes-workload`` counts the twin's
+  pods matching its ``podSelector``, ``cpu``/``memory`` become Resource metrics of the HPA.
 
 Simplifies: the adapter serves live values (``useCachedMetrics`` is not modelled); the
 operator's first poll comes one millisecond after the ScaledObject is created.
@@ -30,8 +30,8 @@ from ...autoscalers.hpa_spec import hpa_spec_from_manifest
 from ...autoscalers.keda import (ScaledObjectSpec, generated_hpa_manifest, hpa_metric_value,
                                  new_keda_state, poll, scaled_object_from_manifest)
 from ...autoscalers.keda_reconciler import finalize_scaled_object, reconcile_scaled_object
-from ...autoscalers.keda_triggers import (Trigger, metrics_api_value, prometheus_value,
-                                          trigger_result)
+from ...autoscalers.keda_triggers import (Trigger, metrics_api_value, parse_label_selector,
+                                          prometheus_value, selector_matches, trigger_result)
 from ...errors import ManifestError
 from .clock import CONTROLLER
 from .hpa_loop import attach_hpa
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 #: 2026-01-05 09:00 UTC, a Monday morning: simulated time 0 for cron triggers.
 DEFAULT_EPOCH = 1767603600.0
-SUPPORTED = ("metrics-api", "cron", "redis", "prometheus", "cpu", "memory")
+SUPPORTED = ("metrics-api", "cron", "redis", "prometheus", "kubernetes-workload", "cpu", "memory")
 
 
 class GatewayStats:
@@ -191,6 +191,12 @@ class KEDALoop:
         if trigger.type == "redis":
             return trigger_result(trigger, value=self.world.queue_length(
                 trigger.metadata.get("listName", "")))
+        if trigger.type == "kubernetes-workload":   # pods matching podSelector, not finished
+            selector = parse_label_selector(trigger.metadata["podSelector"])
+            count = sum(1 for w in self.world.workloads.values()
+                        if selector_matches(selector, w.template.labels)
+                        for p in w.pods if not p.gone)
+            return trigger_result(trigger, value=float(count))
         if trigger.type == "prometheus":   # the query names a series (set_metric)
             series = self.world.metrics.series
             samples = series.prometheus(trigger.metadata["query"], now) if series else []
