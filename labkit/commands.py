@@ -27,10 +27,14 @@ def lab(args: argparse.Namespace) -> int:
     from ._procs import require_free_port
     require_free_port(args.port, "127.0.0.1", "JupyterLab")
     env = dict(os.environ)
+    start = []
     if args.instructor:
-        root = REPO / "notebooks"
-        print(f"labkit: instructor copies in {root} (solutions included; saving here changes "
-              "the course's notebooks)")
+        # the repository as root, so jupytext pairs notebooks/X.ipynb with its source
+        # scripts/course/X.py (pyproject.toml, [tool.jupytext]): a save updates both
+        root = REPO
+        start = ["--ServerApp.default_url=/lab/tree/notebooks"]
+        print(f"labkit: instructor copies in {root / 'notebooks'} (solutions included; a save "
+              "there also updates its source in scripts/course/)")
     else:
         root = LEARNER_DIR
         written, kept = learner_copies(root)
@@ -41,7 +45,7 @@ def lab(args: argparse.Namespace) -> int:
     settings = Path(__file__).resolve().parent / "data" / "lab-settings"
     cmd = [jupyter, "lab", f"--notebook-dir={root}", "--ip=127.0.0.1",
            f"--port={args.port}", "--ServerApp.port_retries=0",
-           f"--LabApp.app_settings_dir={settings}"]
+           f"--LabApp.app_settings_dir={settings}", *start]
     if args.no_browser:
         cmd.append("--no-browser")
     if os.geteuid() == 0:

@@ -80,7 +80,9 @@ def test_labkit_lab_serves_learner_copies_unless_instructor(monkeypatch, tmp_pat
     (cmd, env), = calls
     root = next(a.split("=", 1)[1] for a in cmd if a.startswith("--notebook-dir="))
     if instructor:
-        assert root == str(student.NOTEBOOKS) and checks.LEARNER_ENV not in env
+        # the repository as root: jupytext pairs notebooks/ with scripts/course/ on save
+        assert root == str(student.NOTEBOOKS.parent) and checks.LEARNER_ENV not in env
+        assert "--ServerApp.default_url=/lab/tree/notebooks" in cmd
     else:
         assert root == str(tmp_path / "learner") and env[checks.LEARNER_ENV] == "1"
         assert (tmp_path / "learner" / "01-hpa-v1.ipynb").exists()
