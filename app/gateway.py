@@ -27,9 +27,12 @@ from dataclasses import dataclass, field
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from app.bodylimit import BodyLimitMiddleware, body_limit
 
 # Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus the ones httpx recomputes.
 _HOP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -44,7 +47,8 @@ class GatewaySettings:
 
     ``APP_UPSTREAM`` [http://app-fastapi:8080], ``GATEWAY_HOLD_TIMEOUT_S`` [60],
     ``GATEWAY_RETRY_INTERVAL_S`` [0.25], ``GATEWAY_UPSTREAM_TIMEOUT_S`` [60] (one answer),
-    ``GATEWAY_HOST`` [127.0.0.1; the manifest sets 0.0.0.0], ``GATEWAY_PORT`` [8080].
+    ``GATEWAY_HOST`` [127.0.0.1; the manifest sets 0.0.0.0], ``GATEWAY_PORT`` [8080],
+    ``APP_MAX_TEXTS`` [1000; the app's own limit, which sizes the largest body forwarded].
     """
 
     upstream: str = "http://app-fastapi:8080"
@@ -53,6 +57,7 @@ class GatewaySettings:
     upstream_timeout_s: float = 60.0
     host: str = "127.0.0.1"
     port: int = 8080
+    max_texts: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "GatewaySettings":
@@ -61,18 +66,20 @@ class GatewaySettings:
         names = {"upstream": "APP_UPSTREAM", "hold_timeout_s": "GATEWAY_HOLD_TIMEOUT_S",
                  "retry_interval_s": "GATEWAY_RETRY_INTERVAL_S",
                  "upstream_timeout_s": "GATEWAY_UPSTREAM_TIMEOUT_S", "host": "GATEWAY_HOST",
-                 "port": "GATEWAY_PORT"}
+                 "port": "GATEWAY_PORT", "max_texts": "APP_MAX_TEXTS"}
         values: dict = {}
         for key, var in names.items():
             if var not in env:
                 continue
             raw = env[var].strip()
             try:
-                value = int(raw) if key == "port" else raw if key in ("upstream", "host") else float(raw)
+                value = int(raw) if key in ("port", "max_texts") else raw if key in ("upstream", "host") else float(raw)
             except ValueError:
                 raise ValueError(f"{var}={raw!r} is not a number; e.g. {var}={getattr(cls, key)}") from None
             if key in ("hold_timeout_s", "upstream_timeout_s", "retry_interval_s") and not value > 0:
                 raise ValueError(f"{var}={raw!r} must be above 0 seconds")
+            if key == "max_texts" and not value > 0:
+                raise ValueError(f"{var}={raw!r} must be at least 1")
             if key == "upstream" and not raw.startswith(("http://", "https://")):
                 raise ValueError(f"{var}={raw!r} must be a URL such as http://app-fastapi:8080")
             values[key] = value
@@ -142,6 +149,18 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
                     why = "answered 503 (no ready pod yet)"
                 except (httpx.ConnectError, httpx.ConnectTimeout) as e:
                     why = f"refused the connection ({type(e).__name__})"
+                except httpx.PoolTimeout:
+                    return _error(503, f"gateway busy: no free connection to {upstream} within "
+                                       f"{s.upstream_timeout_s:g} s; retry shortly")
+                except httpx.TimeoutException as e:
+                    return _error(504, f"gateway timeout: {upstream} accepted the request but did "
+                                       f"not answer within {s.upstream_timeout_s:g} s "
+                                       f"({type(e).__name__}); the pod may be overloaded or "
+                                       "stopping (GATEWAY_UPSTREAM_TIMEOUT_S)")
+                except httpx.TransportError as e:
+                    return _error(502, f"bad gateway: the connection to {upstream} broke before "
+                                       f"a full answer ({type(e).__name__}), e.g. a pod stopped "
+                                       "during scale-in; retry the request")
                 if not held:
                     held = True
                     counters.pending += 1
@@ -161,7 +180,14 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     routes = [Route("/stats", stats, methods=["GET"]), Route("/healthz", healthz, methods=["GET"]),
               Route("/{path:path}", proxy, methods=methods)]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # The gateway buffers each body to forward it: refuse what the app would refuse anyway.
+    return Starlette(routes=routes, lifespan=lifespan,
+                     middleware=[Middleware(BodyLimitMiddleware, limit=body_limit(s.max_texts))])
+
+
+def _error(status: int, detail: str) -> JSONResponse:
+    """The gateway's own error answers: JSON with a ``detail``, like its 504 on hold."""
+    return JSONResponse(status_code=status, content={"detail": detail})
 
 
 def main() -> None:

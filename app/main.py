@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.bodylimit import BodyLimitMiddleware, body_limit
 from app.metrics import Metrics, MetricsMiddleware, new_metrics
 from app.model import SentimentModel, load_model
 from app.schemas import InferRequest, InferResponse, PredictRequest, PredictResponse
@@ -97,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="A TF-IDF + logistic regression movie-review sentiment model.")
     app.state.settings, app.state.metrics, app.state.model_state = settings, metrics, state
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # outermost: an oversized body is refused before any layer reads it
+    app.add_middleware(BodyLimitMiddleware, limit=body_limit(settings.max_texts))
 
     @app.exception_handler(RequestValidationError)
     async def unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -162,8 +162,9 @@ def check_target(url: str, *, allow_remote: bool = False) -> str:
 
 
 def wait_http(url: str, proc: subprocess.Popen, *, timeout: float, what: str,
-              log_path: str | None = None) -> None:
-    """Wait until ``url`` answers 2xx/3xx; fail early if ``proc`` exits."""
+              log_path: str | None = None, fail_url: str | None = None) -> None:
+    """Wait until ``url`` answers 2xx/3xx; fail early if ``proc`` exits, or if ``fail_url``
+    (a liveness endpoint) answers 503: the process is up but will never become ready."""
     deadline = time.monotonic() + timeout
     last: Exception | str = "no answer"
     while time.monotonic() < deadline:
@@ -175,12 +176,27 @@ def wait_http(url: str, proc: subprocess.Popen, *, timeout: float, what: str,
             if r.status_code < 400:
                 return
             last = f"HTTP {r.status_code}"
+            if fail_url is not None:
+                dead = httpx.get(fail_url, timeout=1.0)
+                if dead.status_code == 503:
+                    terminate(proc)
+                    raise LabkitError(f"{what} is up but cannot become ready: {fail_url} says "
+                                      f"{_status_of(dead)}{_log_hint(log_path)}")
         except httpx.HTTPError as e:
             last = e
         time.sleep(0.1)
     terminate(proc)
     raise LabkitError(f"{what} did not answer on {url} within {timeout:g} s ({last})"
                       f"{_log_hint(log_path)}")
+
+
+def _status_of(r: httpx.Response) -> str:
+    try:
+        body = r.json()
+    except ValueError:
+        return r.text[:300]
+    return str(body.get("status") or body.get("detail") or body)[:300] if isinstance(body, dict) \
+        else str(body)[:300]
 
 
 def _log_hint(log_path: str | None) -> str:

@@ -90,7 +90,8 @@ class AppServer:
                                       "--port", str(self.port)], env=env,
                                      cwd=str(_procs.REPO_ROOT), log=log)
         _procs.wait_http(f"{self.url}/readyz", self.proc, timeout=self.startup_timeout,
-                         what="the app (python -m app)", log_path=self.log_path)
+                         what="the app (python -m app)", log_path=self.log_path,
+                         fail_url=f"{self.url}/healthz")  # 503 there: the model failed to load
         return self
 
     def close(self) -> None:

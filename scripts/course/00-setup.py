@@ -108,9 +108,9 @@ b
 # autoscaler yet. On a cluster this is one command:
 #
 # ```bash
-# kubectl apply -k manifests/base
-# kubectl rollout status deployment/app-fastapi
-# kubectl get pods -l app=app-fastapi
+# kubectl --context kind-labkit apply -k manifests/base
+# kubectl --context kind-labkit rollout status deployment/app-fastapi
+# kubectl --context kind-labkit get pods -l app=app-fastapi
 # ```
 
 # %%

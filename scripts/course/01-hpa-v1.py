@@ -62,7 +62,7 @@ v.get("Deployment").doc["spec"]["template"]["spec"]["containers"][0]["resources"
 # The quick way, in a terminal, with the kubectl the kit pins (1.36):
 #
 # ```bash
-# kubectl autoscale deployment app-fastapi --cpu=50% --min=1 --max=10
+# kubectl --context kind-labkit autoscale deployment app-fastapi --cpu=50% --min=1 --max=10
 # ```
 #
 # Older tutorials (and the seed chapter) write `--cpu-percent=50`. kubectl 1.36 still

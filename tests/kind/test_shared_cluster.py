@@ -262,3 +262,21 @@ def test_an_unreachable_api_server_is_one_clear_error(tmp_path, monkeypatch):
         in msg and "Is the cluster running?" in msg
     assert "Traceback" not in msg and "MaxRetryError" not in msg and "urllib3" not in msg
     assert e.value.__cause__ is None and e.value.__suppress_context__
+
+
+def test_switching_variants_deletes_only_this_learners_objects(api):
+    """Review D25: deploy() sweeps the previous variant; on a shared cluster it used to delete
+    every `part-of=labkit` object in the namespace, another learner's included."""
+    _other_learners_objects(api)
+    # an object labkit did not label for anyone (made by hand, or by an older labkit)
+    api.put({"apiVersion": "apps/v1", "kind": "Deployment",
+             "metadata": {"name": "carol-app", "labels": {"app.kubernetes.io/part-of": "labkit"}}})
+    theirs = {k for k in api.objects}
+    b = KindBackend(context="workshop-cluster", api=api, auto_up=False, show_kubectl=False,
+                    owner="alice")
+    api.ready_on_apply = True
+    b.deploy("hpa-v1")
+    b.deploy("hpa-v2")      # the switch sweeps hpa-v1's objects first
+    b.reset()
+    assert {k for k in api.objects} == theirs
+    assert not any(n in x for x in api.deleted for n in ("bob", "carol"))
