@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from ...autoscalers.controller_flags import controller_config
 from ...autoscalers.hpa_controller import ControllerConfig
 from ...errors import BackendError
 from ...load import LoadProfile
@@ -37,6 +38,7 @@ class SimBackend:
             params = load_params(**params)
         self.params = params or load_params()
         self.seed, self.nodes, self.sample_interval = seed, nodes, sample_interval
+        self._hpa_config = hpa_config   # given flags win over the cluster config's
         self.hpa_config = hpa_config or ControllerConfig(
             sync_period=self.params.hpa_sync_period_s)
         self.world: World | None = None
@@ -56,6 +58,9 @@ class SimBackend:
         v = variant if isinstance(variant, Variant) else load_variant(variant)
         self.recorder = TimelineRecorder({"backend": self.name, "variant": v.name,
                                           "seed": self.seed})
+        if self._hpa_config is None:   # the HPA flags the kind cluster is made with
+            self.hpa_config = controller_config(
+                _kind_cluster(v), ControllerConfig(sync_period=self.params.hpa_sync_period_s))
         self.world = World(v, self.params, seed=self.seed, nodes=self.nodes,
                            sample_interval=self.sample_interval, recorder=self.recorder,
                            hpa_config=self.hpa_config)
@@ -226,6 +231,21 @@ class SimBackend:
 
     def close(self) -> None:
         self.reset()
+
+
+def _kind_cluster(variant: Variant) -> dict | None:
+    """The kind Cluster config a variant carries, else ``manifests/kind/cluster.yaml``."""
+    own = next((o.doc for o in variant.objects if o.kind == "Cluster"
+                and o.api_version.startswith("kind.x-k8s.io/")), None)
+    if own is not None:
+        return own
+    from ...manifests import manifests_dir
+    from ...yaml_reader import load_all, read_text
+    path = manifests_dir() / "kind" / "cluster.yaml"
+    if not path.exists():
+        return None
+    docs = load_all(read_text(path), path)
+    return docs[0] if docs and isinstance(docs[0], dict) else None
 
 
 def _bounds(world: World) -> dict[str, Any]:
