@@ -90,3 +90,24 @@ def test_the_linter_refuses_a_value_knatives_config_webhook_refuses():
     cm = ManifestObject(load_variant("knative").path, 9, _config({"stable-window": "3s"}))
     found = [f for f in lint_objects([cm]) if f.severity == "error"]
     assert len(found) == 1 and "stable-window" in found[0].message
+
+
+def test_a_config_autoscaler_applied_while_running_reaches_the_running_revision():
+    """Knative watches ``config-autoscaler`` (knative/serving knative-v1.23.0
+    ``cmd/autoscaler/main.go``, ``pkg/reconciler/autoscaling/config/store.go``): applying
+    ``enable-scale-to-zero: "false"`` to a running cluster keeps the revision's last pod when
+    the traffic stops; an invalid value is refused before anything changes."""
+    b = SimBackend()
+    b.deploy(_knative())
+    b.load(IDLE_THEN_QUIET)
+    b.run(60)
+    assert b.apply(_config({"enable-scale-to-zero": "false"})) == [
+        "configmap/config-autoscaler created"]
+    tl = b.run(340)
+    assert tl.samples[tl.samples.time > 300].spec_replicas.min() == 1
+    with pytest.raises(ManifestError, match="stable-window"):
+        b.apply(_config({"stable-window": "3s"}))
+    assert b.world.autoscalers[0].settings.stable_window == 60
+    assert b.apply(_config({"enable-scale-to-zero": "true"})) == [
+        "configmap/config-autoscaler configured"]
+    assert b.run(200).samples.spec_replicas.iloc[-1] == 0

@@ -22,11 +22,13 @@ to the controller that owns the object, which reacts as upstream's does:
   image...) is a new revision; the route moves to it once it is ready (:mod:`.revisions`).
 - InferenceService: the objects KServe made from it are reconciled the same way (its Knative
   Service, or its HPA / ScaledObject in Standard mode).
+- Knative's ``config-autoscaler`` (namespace knative-serving): every revision's settings are
+  resolved again, as Knative's ConfigMap watcher does (annotations still win).
 
 Refused with a clear message (the twin cannot do it yet; the kind backend can): a changed pod
 template of a Deployment (a rolling update), an InferenceService edit that changes its mode,
-autoscaler class or pod template in Standard mode, Knative traffic splits, new or changed objects of other kinds (Service, ConfigMap, ...), deleting anything but
-an autoscaler.
+autoscaler class or pod template in Standard mode, Knative traffic splits, new or changed
+objects of other kinds (Service, other ConfigMaps, ...), deleting anything but an autoscaler.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from ...autoscalers.hpa_spec import hpa_spec_from_manifest
 from ...errors import BackendError
+from ...autoscalers.knative_settings import is_autoscaler_config
 from ..objects import kind_for_delete, resource_name
 from .hpa_loop import HPALoop, attach_hpa
 
@@ -61,6 +64,7 @@ class ObjectStore:
         self.docs: dict[Key, dict] = {_key(d): copy.deepcopy(d) for d in docs
                                       if isinstance(d.get("metadata"), dict)}
         self._revisions: dict[str, object] = {}   # Knative Service -> its latest revision
+        self._retired: list[object] = []          # revisions the route has left
 
     # -- apply ---------------------------------------------------------------------------
     def apply(self, doc: dict) -> str:
@@ -84,6 +88,8 @@ class ObjectStore:
             self._apply_knative_service(doc, old)
         elif kind == "InferenceService" and old is not None:
             self._apply_inference_service(doc, old)
+        elif kind == "ConfigMap" and is_autoscaler_config(doc):
+            self._apply_autoscaler_config(doc)
         else:
             raise BackendError(
                 f"the twin cannot {'create' if old is None else 'change'} {kind}/{key[2]} "
@@ -175,8 +181,36 @@ class ObjectStore:
         if latest is None:
             raise BackendError(f"Service/{name} has no revision on this twin")
         config = autoscaler_config(self.docs.values())
+        self._retired.append(latest)
         self._revisions[name] = new_revision(self.world, latest, doc, where=self._where(doc),
                                              config=config)
+
+    def _apply_autoscaler_config(self, doc: dict) -> None:
+        """Knative reads ``config-autoscaler`` again: every revision's settings are resolved
+        anew (annotations still win), all checked before any changes (the ConfigMap webhook
+        refuses an invalid one)."""
+        from ...autoscalers.knative_settings import autoscaler_config, kpa_settings
+        from .knative_loop import revision_inputs
+        config = autoscaler_config([doc])
+        loops = [a for a in self._knative_loops()]
+        settings = []
+        for loop in loops:
+            annotations, cc = revision_inputs(loop.doc)
+            settings.append(kpa_settings(annotations, container_concurrency=cc, config=config))
+        for loop, s in zip(loops, settings):
+            if hasattr(loop, "hpa"):
+                loop.reconfigure(s, config)
+            else:
+                loop.reconfigure(s)
+
+    def _knative_loops(self) -> list:
+        """Every Knative revision loop of the twin, current or not (each once)."""
+        seen: dict[int, object] = {}
+        for a in list(self.world.autoscalers) + list(self._revisions.values()) + \
+                list(self._retired):
+            if hasattr(a, "service_name"):
+                seen[id(a)] = a
+        return list(seen.values())
 
     def _apply_inference_service(self, doc: dict, old: dict) -> None:
         """KServe reconciles the objects it made from the edited InferenceService: the Knative

@@ -66,6 +66,14 @@ def knative_autoscaler(world: "World", doc: Mapping, *, where: str = "",
                        generation=generation)
 
 
+def revision_inputs(doc: Mapping) -> tuple[dict[str, str], int]:
+    """A Knative Service's revision template annotations and containerConcurrency."""
+    template = (doc.get("spec") or {}).get("template") or {}
+    annotations = {str(k): str(v) for k, v in
+                   ((template.get("metadata") or {}).get("annotations") or {}).items()}
+    return annotations, int((template.get("spec") or {}).get("containerConcurrency") or 0)
+
+
 def _revision(world: "World", doc: Mapping, settings: KPASettings, where: str,
               generation: int = 1):
     """Revision ``<service>-0000N`` as a Deployment at the initial scale; the first one is
@@ -97,6 +105,7 @@ class KnativeLoop:
                  settings: KPASettings | None = None, generation: int = 1):
         self.world, self.where, self.generation = world, where, generation
         self.service_name = str(doc["metadata"]["name"])
+        self.doc = doc
         self.reachable = True     # False once the route sends its traffic to a newer revision
         if settings is None:
             template = (doc.get("spec") or {}).get("template") or {}
@@ -131,6 +140,16 @@ class KnativeLoop:
     @property
     def object_ref(self) -> str:
         return f"PodAutoscaler/{self.revision}"
+
+    def reconfigure(self, settings: KPASettings) -> None:
+        """``config-autoscaler`` changed: the decider's spec is replaced, its state kept
+        (knative/serving knative-v1.23.0 ``pkg/autoscaler/scaling/autoscaler.go`` ``Update``),
+        and the collector's windows are resized with their data
+        (``pkg/autoscaler/metrics/collector.go`` ``updateMetric``)."""
+        self.settings = settings
+        self.stable.window = int(settings.stable_window)
+        self.panic.window = panic_window_seconds(settings)
+        self.target.container_concurrency = settings.container_concurrency
 
     # -- the collector ------------------------------------------------------------------
     def collect(self) -> None:
@@ -232,7 +251,7 @@ class KnativeHPALoop:
                  settings: KPASettings, generation: int = 1):
         self.world, self.where, self.settings = world, where, settings
         self.generation, self.service_name = generation, str(doc["metadata"]["name"])
-        self.reachable = True
+        self.doc, self.reachable = doc, True
         self.buffer = None        # no activator in the path: no scale to zero
         self.revision, self.target, _ = _revision(world, doc, settings, where, generation)
         template = (doc.get("spec") or {}).get("template") or {}
@@ -247,6 +266,15 @@ class KnativeHPALoop:
     @property
     def object_ref(self) -> str:
         return self.hpa.object_ref
+
+    def reconfigure(self, settings: KPASettings, config: Mapping[str, str]) -> None:
+        """``config-autoscaler`` changed: Knative updates the HPA it made (its scale bounds
+        may come from the ConfigMap); the HPA keeps its history."""
+        annotations, _ = revision_inputs(self.doc)
+        self.settings = settings
+        self.hpa.spec = hpa_spec_from_manifest(knative_hpa_manifest(
+            self.revision, self.target.name, annotations, config=config,
+            namespace=str(self.doc["metadata"].get("namespace") or "default")), path=self.where)
 
     @property
     def min_replicas(self) -> int:
