@@ -48,9 +48,13 @@ def kind_for_delete(kind: str) -> tuple[str, str, str]:
 
 
 def documents(manifest: str | Path | dict | list[dict]) -> list[dict]:
-    """YAML text, a file or kustomization path, one object or a list of objects -> dicts."""
-    from ..manifests import load_objects
-    if isinstance(manifest, dict):
+    """YAML text, a file or kustomization path, a variant's name (``"hpa-v2"``: its
+    kustomization in manifests/, as ``kubectl apply -k manifests/hpa-v2``), one object or a
+    list of objects -> dicts."""
+    from ..manifests import VARIANTS, load_objects, load_variant
+    if isinstance(manifest, str) and manifest in VARIANTS:
+        docs = [o.doc for o in load_variant(manifest).objects]
+    elif isinstance(manifest, dict):
         docs = [manifest]
     elif isinstance(manifest, list):
         docs = list(manifest)

@@ -263,3 +263,15 @@ def test_a_kubernetes_workload_trigger_follows_the_pods_it_selects():
     b.apply(so)
     b.run(60)
     assert b.world.workloads["app-gateway"].spec_replicas == 3
+
+
+def test_applying_another_variant_by_name_is_kubectl_apply_k():
+    """``apply("hpa-v2")`` on a running hpa-v1: the Deployment and Service are unchanged, the
+    HPA becomes the v2 object (same name, so it keeps its history)."""
+    b = SimBackend()
+    b.deploy("hpa-v1")
+    assert sorted(b.apply("hpa-v2")) == [
+        "deployment.apps/app-fastapi unchanged",
+        "horizontalpodautoscaler.autoscaling/app-fastapi configured",
+        "service/app-fastapi unchanged"]
+    assert len(b.world.autoscalers[0].spec.metrics) == 2
