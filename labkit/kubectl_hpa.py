@@ -295,7 +295,8 @@ def describe_hpa(view: HPAView, *, epoch: datetime = TWIN_EPOCH,
     current, desired = (st.current_replicas, st.desired_replicas) if st else (0, 0)
     head.append(f"{spec.scale_target_ref.kind} pods:\t{current} current / {desired} desired")
     if st is not None and st.conditions:
-        head += ["Conditions:", "  Type\tStatus\tReason\tMessage", "  ----\t------\t------\t-------"]
+        head += ["Conditions:", "  Type\tStatus\tReason\tMessage",
+                 "  ----\t------\t------\t-------"]
         head += [f"  {c.type}\t{c.status}\t{c.reason}\t{c.message}" for c in st.conditions
                  if scale_to_zero_gate or c.type != "ScaledToZero"]
     # DescribeEvents flushes the writer first: the events are aligned on their own
@@ -397,8 +398,22 @@ def _hpa_loops(autoscalers: Iterable[Any]) -> list[Any]:
 
 
 def _labels_of(variant: Any, name: str) -> dict[str, str]:
+    """The HPA's labels: from its manifest, or, for the HPA KEDA creates for a ScaledObject
+    (``keda-hpa-<name>``), KEDA's own labels overlaid with the ScaledObject's
+    (``newHPAForScaledObject`` in kedacore/keda ``controllers/keda/hpa.go`` at v2.20.2)."""
     for obj in getattr(variant, "objects", ()):
         if obj.kind == "HorizontalPodAutoscaler" and obj.name == name:
             labels = (obj.doc.get("metadata") or {}).get("labels") or {}
             return {str(k): str(v) for k, v in labels.items()}
+    for obj in getattr(variant, "objects", ()):
+        if obj.kind == "ScaledObject" and name == f"keda-hpa-{obj.name}":
+            from .backends.kind.versions import KEDA_VERSION
+
+            labels = {"app.kubernetes.io/name": name[:63],
+                      "app.kubernetes.io/version": KEDA_VERSION,
+                      "app.kubernetes.io/part-of": obj.name,
+                      "app.kubernetes.io/managed-by": "keda-operator"}
+            own = (obj.doc.get("metadata") or {}).get("labels") or {}
+            labels.update({str(k): str(v) for k, v in own.items()})
+            return labels
     return {}

@@ -76,3 +76,14 @@ def test_unknown_metric_and_no_status():
     fresh = k.HPAView(view.spec, None, 0.0)
     assert "cpu: <unknown>/70%, memory: <unknown>/80%" in k.get_hpa([fresh])
     assert k.decision_trace(fresh) == [("status", "the HPA has not synced yet")]
+
+
+def test_the_hpa_keda_creates_has_kedas_labels_and_minpods_1():
+    b = SimBackend(seed=0)
+    b.deploy("keda")
+    b.load(Spike(base_users=0, peak_users=100, start=20, length=100, duration=360))
+    b.run(60)
+    view = k.twin_hpa_view(b, "keda-hpa-app-fastapi")
+    assert view.labels["app.kubernetes.io/managed-by"] == "keda-operator"
+    assert k.get_hpa([view]).splitlines()[1].split()[-4:-2] == ["1", "10"]
+    assert '"s0-metric-api-in_flight" (target average value):' in k.describe_hpa(view)

@@ -26,8 +26,9 @@
 # %%
 import math
 
-from labkit import checks, exercises, lab, live
+from labkit import checks, exercises, kubectl_hpa, lab, live
 from labkit.backends.kind.kubectl import kubectl_equivalents
+from labkit.backends.sim import SimBackend
 from labkit.load import Step
 
 # %% tags=["parameters"]
@@ -123,6 +124,26 @@ ups_below
 # (kubernetes/kubernetes `pkg/features/kube_features.go`; it turns beta and on in 1.37), and
 # an HPA whose target stands at 0 replicas does nothing (`ScalingActive False
 # ScalingDisabled`). So KEDA takes care of 0 ↔ 1 itself and leaves 1 ↔ N to its HPA.
+#
+# The twin shows it as a cluster would, stopped at t = 60 s of the same burst:
+
+# %%
+twin = SimBackend(seed=seed)
+twin.deploy("keda")
+twin.load(burst)
+twin.run(60)
+keda_hpa = kubectl_hpa.twin_hpa_view(twin, "keda-hpa-app-fastapi")
+print("$ kubectl get hpa\n" + kubectl_hpa.get_hpa([keda_hpa]))
+print("\n$ kubectl describe hpa keda-hpa-app-fastapi\n"
+      + kubectl_hpa.describe_hpa(keda_hpa).split("Events:")[0])
+row = kubectl_hpa.get_hpa([keda_hpa]).splitlines()[1].split()
+keda_claim = checks.Check("KEDA's HPA shows MINPODS 1 for minReplicaCount 0",
+                          keda_hpa.spec.min_replicas == 1 and row[-4] == "1", " ".join(row))
+
+# %% [markdown]
+# `MINPODS 1`; the metric, averaged over the pods already running, is *below* the target
+# of 5 while the HPA still asks for more pods (`ScalingLimited True ScaleUpLimit`): the
+# legacy window remembers the proposal of the burst's first seconds.
 #
 # Notice also how long the app stayed at its peak after the burst: KEDA's HPA has no
 # `behavior` unless you give it one in `advanced.horizontalPodAutoscalerConfig`, so it
@@ -248,6 +269,7 @@ result
 
 # %% tags=["verification"]
 checks.require(
+    keda_claim,
     checks.Check("a scale-up event that says 'All metrics below target'",
                  len(ups_below) >= 1 or tl.meta.get("backend") != "sim", f"{ups_below}"),
     checks.reached(tl, 1, within=30, after=20),
