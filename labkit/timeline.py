@@ -47,6 +47,7 @@ SAMPLE_COLUMNS: dict[str, str] = {
 }
 
 _COLUMN_NAMES = tuple(SAMPLE_COLUMNS)
+_CHUNK = 8192   # recorder rows per typed frame
 assert _COLUMN_NAMES[0] == "time"
 
 #: Events columns.
@@ -174,8 +175,11 @@ class TimelineRecorder:
     def __init__(self, meta: Mapping[str, Any] | None = None):
         self.origin = 0.0   # backend time that is the Timeline's t = 0 (see restart())
         self._lock = threading.Lock()
-        # rows as lists of values in column order (a day of 1 s rows is 86 400 rows)
+        # rows as lists of values in column order; every _CHUNK rows become one typed frame
+        # (a week of 1 s rows is 604,801 rows: about 140 bytes each as frames)
         self._rows: list[list[Any]] = []
+        self._frames: list[pd.DataFrame] = []
+        self._framed = 0    # rows in _frames
         self._rollout: list[list[Any]] = []
         self._events: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = dict(meta or {})
@@ -192,7 +196,12 @@ class TimelineRecorder:
             raise ValueError(f"a sample has {len(_COLUMN_NAMES)} values, got {len(values)}")
         values[0] = values[0] - self.origin
         with self._lock:
-            self._rows.append(values)
+            rows = self._rows
+            rows.append(values)
+            if len(rows) >= _CHUNK:
+                self._frames.append(_columns_frame(rows))
+                self._framed += len(rows)
+                self._rows = []
 
     def add_event(self, time: float, obj: str, reason: str, message: str,
                   type: str = "Normal") -> None:
@@ -208,6 +217,7 @@ class TimelineRecorder:
         run records its own row at t = 0).
         """
         with self._lock:
+            self._unframe()
             shift = self.origin - origin
             for row in self._rows:
                 row[0] += shift
@@ -217,22 +227,41 @@ class TimelineRecorder:
                 ev["time"] += shift
             self.origin = origin
 
+    def _unframe(self) -> None:
+        """Turn the typed frames back into rows (before times are shifted; rare)."""
+        if self._frames:
+            old = [list(r) for f in self._frames for r in f.itertuples(index=False, name=None)]
+            self._rows = old + self._rows
+            self._frames, self._framed = [], 0
+
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._framed + len(self._rows)
 
     def rows_since(self, index: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Samples from ``index`` on and all events (cheap incremental reads for live plots)."""
         with self._lock:
-            rows, events = self._rows[index:], list(self._events)
-        return [dict(zip(_COLUMN_NAMES, r)) for r in rows], events
+            events = list(self._events)
+            tail = self._rows[max(index - self._framed, 0):]
+            older: list[dict[str, Any]] = []
+            start = 0
+            for f in self._frames:
+                if index < start + len(f):
+                    older += f.iloc[max(index - start, 0):].to_dict("records")
+                start += len(f)
+        return older + [dict(zip(_COLUMN_NAMES, r)) for r in tail], events
 
     def snapshot(self) -> Timeline:
         with self._lock:
-            rows, events, rollout = list(self._rows), list(self._events), list(self._rollout)
-        return Timeline.from_rows(rows, events, self.meta, rollout)
+            frames, rows = list(self._frames), list(self._rows)
+            events, rollout = list(self._events), list(self._rollout)
+        t = Timeline.from_rows(rows, events, self.meta, rollout)
+        if frames:
+            t.samples = pd.concat([*frames, t.samples], ignore_index=True)
+        return t
 
     def clear(self) -> None:
         with self._lock:
             self._rows.clear()
+            self._frames, self._framed = [], 0
             self._events.clear()
             self._rollout.clear()
