@@ -151,10 +151,13 @@ tl
 # A Timeline has one row per second (per scrape on kind) and the same columns on both
 # backends: the load (`users`, `rps`), the latency percentiles in milliseconds, the replica
 # counts (`spec_replicas` is what the Deployment asks for, `ready_replicas` what serves), and
-# the autoscaler's view (`desired_replicas`, `metric_value` against `metric_target`).
+# the autoscaler's view (`desired_replicas`, `metric_value` against `metric_target`). One
+# user sends a request every few seconds, so most seconds have `rps` 0 and no latency (NaN:
+# nothing completed that second). The seconds with requests:
 
 # %%
-tl.samples[["time", "users", "rps", "latency_p50", "latency_p95", "ready_replicas"]].tail()
+cols = ["time", "users", "rps", "latency_p50", "latency_p95", "ready_replicas"]
+tl.samples[tl.samples.rps > 0][cols].tail()
 
 # %% [markdown]
 # Plots come from the same table. In JupyterLab the figure is interactive; when the
@@ -251,10 +254,11 @@ sizes
 # %% [markdown]
 # ## What you would type
 #
-# Every labkit call has a terminal twin. For each variant labkit can list them:
+# Every labkit call has a terminal twin. For each variant labkit can list them; for the
+# `base` variant deployed here:
 
 # %%
-print("\n".join(kubectl_equivalents("hpa-v1")))
+print("\n".join(kubectl_equivalents("base")))
 
 # %% [markdown]
 # ## Check your understanding

@@ -123,7 +123,8 @@ panic = tl.samples[tl.samples.panic_mode]
 (panic.time.min(), panic.time.max()) if len(panic) else "no panic"
 
 # %%
-tl.events_with("ScalingReplicaSet")[["time", "message"]].head(4)
+for e in tl.events_with("ScalingReplicaSet").head(4).itertuples():
+    print(f"t={e.time:4.0f} s  {e.message}")
 
 # %% [markdown]
 # The one pod's queue explodes within a second, the panic window sees it, and the KPA jumps

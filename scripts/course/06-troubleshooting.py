@@ -215,7 +215,8 @@ int(pinned.samples.ready_replicas.iloc[-1]), int(shipped.samples.ready_replicas.
 fight_variant = load_variant("keda", overrides=[load_variant("hpa-v1").get(
     "HorizontalPodAutoscaler").doc])
 fight = whatif.run(fight_variant, burst, duration, seed=seed)
-fight.events_with("SuccessfulRescale")[["time", "object", "message"]].head(10)
+for e in fight.events_with("SuccessfulRescale").head(10).itertuples():
+    print(f"t={e.time:4.0f} s  {e.object.split('/')[-1]:<21} {e.message}")
 
 # %% [markdown]
 # **Fix.** One autoscaler per workload: delete the extra HPA (`kubectl delete hpa
