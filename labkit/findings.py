@@ -25,7 +25,9 @@ class Finding:
     message: str
 
     def __str__(self) -> str:
-        return ": ".join(p for p in (self.path, self.obj, self.field, self.message) if p)
+        """One line: ``path: object: field: message`` (line breaks in a part become spaces)."""
+        text = ": ".join(p for p in (self.path, self.obj, self.field, self.message) if p)
+        return " ".join(text.splitlines())
 
     @classmethod
     def at(cls, severity: str, obj: ManifestObject, field: str, message: str) -> "Finding":

@@ -421,6 +421,23 @@ LINTS: tuple[Lint, ...] = (
 )
 
 
-def lint_objects(objs: Sequence[ManifestObject]) -> list[Finding]:
-    """All lint findings for objects checked together (one variant)."""
-    return [f for lint in LINTS for f in lint(objs)]
+#: What a lint raises when a field has the wrong type (a list where a mapping belongs, ...).
+_MALFORMED = (TypeError, AttributeError, ValueError, KeyError, IndexError)
+
+
+def lint_objects(objs: Sequence[ManifestObject], *, schema_errors: bool = False) -> list[Finding]:
+    """All lint findings for objects checked together (one variant).
+
+    Lints read YAML the schemas passed. When the schema step already reported errors
+    (``schema_errors``), a lint that trips over a wrongly typed field is skipped: the schema's
+    finding says what is wrong, and a traceback would hide it. Without schema errors such a
+    failure is a bug in the lint and is raised.
+    """
+    out: list[Finding] = []
+    for lint in LINTS:
+        try:
+            out += list(lint(objs))
+        except _MALFORMED:
+            if not schema_errors:
+                raise
+    return out

@@ -196,13 +196,18 @@ def _crd_validator(filename: str):
     return Draft202012Validator(schema, registry=registry)
 
 
+def _dict(value: Any) -> dict:
+    """``value`` if it is a mapping, else an empty one (a wrong type is the schema's finding)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _containers_of(doc: dict) -> list[tuple[tuple[Any, ...], dict]]:
     """``(path of the container, container)`` for every pod-template container in a CRD object."""
-    spec = doc.get("spec") or {}
+    spec = _dict(doc.get("spec"))
     lists: list[tuple[tuple[Any, ...], Any]] = []
     if doc.get("kind") == "Service":
         lists.append((("spec", "template", "spec", "containers"),
-                      ((spec.get("template") or {}).get("spec") or {}).get("containers")))
+                      _dict(_dict(spec.get("template")).get("spec")).get("containers")))
     for comp in ("predictor", "transformer", "explainer"):
         if isinstance(spec.get(comp), dict):
             lists.append((("spec", comp, "containers"), spec[comp].get("containers")))
@@ -229,7 +234,7 @@ def _crd_findings(obj: ManifestObject, schema_file: str) -> list[Finding]:
     source = f"labkit's {obj.kind} schema"
     errors = sorted(_crd_validator(schema_file).iter_errors(obj.doc), key=lambda e: list(map(str, e.path)))
     out = [_schema_error_finding(e, obj, source) for e in errors]
-    target = (obj.doc.get("spec") or {}).get("jobTargetRef")
+    target = _dict(obj.doc.get("spec")).get("jobTargetRef")
     if obj.kind == "ScaledJob" and isinstance(target, dict) and not out:
         # KEDA copies jobTargetRef into each Job's spec (scale_jobs.go generateJobs): check it
         # strictly as a batch/v1 Job.
@@ -264,7 +269,8 @@ def schema_findings(obj: ManifestObject) -> list[Finding]:
 def validate_objects(objs: Iterable[ManifestObject]) -> list[Finding]:
     """Schema findings for each object, then the lints across the set (errors first)."""
     objs = list(objs)
-    findings = [f for o in objs for f in schema_findings(o)] + lint_objects(objs)
+    schema = [f for o in objs for f in schema_findings(o)]
+    findings = schema + lint_objects(objs, schema_errors=any(f.severity == "error" for f in schema))
     return _dedupe(_first_error_per_field(findings))
 
 

@@ -188,8 +188,9 @@ def parse_documents(text: str, path: str | Path) -> Iterator[tuple[int, Any]]:
 
     Every problem is one ManifestError that names ``path`` and, where known, the line.
     """
-    loader = StrictLoader(text)
+    loader = None
     try:
+        loader = StrictLoader(text)   # the reader refuses control characters right here
         while loader.check_node():
             node = loader.get_node()
             try:
@@ -212,13 +213,19 @@ def parse_documents(text: str, path: str | Path) -> Iterator[tuple[int, Any]]:
         raise ManifestError(f"invalid YAML{line}: {problem}. Check the indentation (spaces, not tabs) "
                             "and the ':' after each key around that line",
                             path=_shown(path) + (f":{mark.line + 1}" if mark else "")) from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        raise ManifestError(f"invalid YAML: character U+{int(e.character or 0):04X} on line {line} is not "
+                            "allowed (YAML text may hold no control characters but tab and line "
+                            "breaks); remove it", path=f"{_shown(path)}:{line}") from None
     except yaml.YAMLError as e:
-        raise ManifestError(f"invalid YAML: {e}", path=_shown(path)) from None
+        raise ManifestError(f"invalid YAML: {' '.join(str(e).split())}", path=_shown(path)) from None
     except RecursionError:  # a construct the depth limit did not catch
         raise ManifestError(f"nested too deeply to read (more than {MAX_DEPTH} levels)",
                             path=_shown(path)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_all(text: str, path: str | Path) -> list[Any]:

@@ -283,3 +283,25 @@ def test_apply_text_goes_through_the_same_reader():
         documents(_bomb(9))
     with pytest.raises(BackendError, match="levels"):
         documents("data: " + "[" * 5000 + "]" * 5000 + "\n")
+
+
+# -- found by the fuzz test (test_fuzz_reader.py) --------------------------------------------------
+@pytest.mark.parametrize("data", [b"\x00", b"a: \x08\n", b"kind: \x7f"])
+def test_control_characters_are_one_finding_on_one_line(tmp_path, capsys, data):
+    (tmp_path / "c.yaml").write_bytes(data)
+    rc, lines = _run([tmp_path / "c.yaml"], capsys)
+    assert rc == 1 and len(lines) == 2 and "control characters" in lines[0]
+
+
+@pytest.mark.parametrize("text", [
+    "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: app}\nspec:\n  template: true\n",
+    "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: so}\nspec: true\n",
+    "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: so}\n"
+    "spec: {scaleTargetRef: {name: app}, triggers: [{type: cpu, metadata: true}]}\n",
+    "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: so}\n"
+    "spec: {scaleTargetRef: {name: app}, triggers: true}\n",
+])
+def test_wrongly_typed_fields_are_findings_not_tracebacks(tmp_path, capsys, text):
+    (tmp_path / "w.yaml").write_text(text)
+    rc, lines = _run([tmp_path / "w.yaml"], capsys)
+    assert rc == 1 and any(x.startswith("ERROR") for x in lines)
