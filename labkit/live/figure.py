@@ -465,6 +465,11 @@ class LiveFigure:
     # the anywidget view never resizes afterwards. Each view reports its layout back once
     # drawn; while it reports that default width, switching autosize off and on again makes
     # plotly.js measure the now attached cell (its relayout with autosize=true does).
+    # Read in plotly 7.1.0's package_data/widgetbundle.js (the anywidget render calls
+    # newPlot at once; resize handling exists only for Lumino messages, which anywidget
+    # does not forward) and in the plotly.js it bundles: plots.js plotAutoSize takes the
+    # width from getComputedStyle (none while detached, so layout.width's default 700);
+    # plot_api.js _relayout clears width/height for autosize=true and measures again.
     def _on_layout_delta(self, change: dict[str, Any]) -> None:
         delta = (change.get("new") or {}).get("layout_delta") or {}
         if delta.get("width") != PLOTLY_DEFAULT_WIDTH:

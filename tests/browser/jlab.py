@@ -59,7 +59,9 @@ def settle(page: Any, quiet_ms: int = 300, timeout_ms: int = 30_000) -> None:
         const t0 = performance.now(); let since = null;
         while (performance.now() - t0 < timeout) {
             const k = kernel();
-            // KernelConnection keeps its unanswered requests in _futures (JupyterLab 4)
+            // KernelConnection keeps its unanswered requests in _futures (JupyterLab 4,
+            // @jupyterlab/services src/kernel/default.ts); private, so a missing field
+            // only means this wait relies on the kernel status alone
             const busy = !k || k.status !== 'idle' || (k._futures && k._futures.size > 0);
             if (busy) { since = null; } else if (since === null) { since = performance.now(); }
             else if (performance.now() - since >= quiet) { return; }
