@@ -46,3 +46,27 @@ def test_a_shared_cluster_refuses_cluster_wide_configuration(api):
 def test_apply_on_labkits_own_cluster_says_serverside_applied(api):
     b = KindBackend(api=api, auto_up=False, show_kubectl=False, owner="alice")
     assert b.apply(CONFIG) == ["configmap/config-autoscaler serverside-applied"]
+
+
+def _with_cluster(flags: dict[str, str] | None):
+    from labkit.manifests import ManifestObject
+    cluster = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "name": "labkit",
+               "nodes": [{"role": "control-plane"}]}
+    if flags:
+        cluster["kubeadmConfigPatches"] = [
+            "kind: ClusterConfiguration\ncontrollerManager:\n  extraArgs:\n"
+            + "".join(f"    {k}: \"{v}\"\n" for k, v in flags.items())]
+    v = load_variant("hpa-v1")
+    return v.replace(ManifestObject(v.path, 99, cluster), append=True)
+
+
+def test_a_kind_cluster_config_in_a_variant_is_never_sent_to_the_api(api):
+    """It says how the cluster was made (the twin reads its HPA flags); on kind it must agree
+    with manifests/kind/cluster.yaml, which labkit up used."""
+    api.ready_on_apply = True
+    assert "Cluster/labkit" not in d.apply_variant(api, _with_cluster(None), owner="alice")
+    assert not any(a.startswith("Cluster/") for a in api.applied)
+    d.wait_ready(api, _with_cluster(None))
+    with pytest.raises(BackendError, match="labkit down && labkit up"):
+        d.apply_variant(api, _with_cluster({"horizontal-pod-autoscaler-sync-period": "5s"}),
+                        owner="alice")

@@ -27,6 +27,24 @@ from ...autoscalers.knative_settings import CONFIG_NAME, CONFIG_NAMESPACE, is_au
 from ...errors import BackendError
 
 
+def is_kind_cluster(doc: Mapping[str, Any]) -> bool:
+    """A kind ``Cluster`` config in a variant: how the cluster is made, not an API object."""
+    return doc.get("kind") == "Cluster" and str(doc.get("apiVersion", "")).startswith(
+        "kind.x-k8s.io/")
+
+
+def check_kind_cluster(doc: Mapping[str, Any], made_with: Mapping[str, Any]) -> None:
+    """A variant's kind config can only say what the running cluster already is: its
+    kube-controller-manager flags (the HPA's, :mod:`labkit.autoscalers.controller_flags`) are
+    fixed when ``labkit up`` makes the cluster from ``manifests/kind/cluster.yaml``."""
+    from ...autoscalers.controller_flags import controller_config
+    if controller_config(doc) != controller_config(made_with):
+        raise BackendError("the variant's kind Cluster config sets kube-controller-manager "
+                           "flags the running cluster was not made with; put them in "
+                           "manifests/kind/cluster.yaml and make the cluster again "
+                           "(labkit down && labkit up)")
+
+
 def is_cluster_config(doc: Mapping[str, Any]) -> bool:
     """Whether ``doc`` is cluster-level configuration (merged, not owned; see the docstring)."""
     return is_autoscaler_config(doc)

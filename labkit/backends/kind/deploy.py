@@ -29,7 +29,8 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 from ...errors import BackendError
 from ...manifests import Variant
 from . import observe
-from .cluster_config import apply_cluster_config, is_cluster_config, restore_cluster_config
+from .cluster_config import (apply_cluster_config, check_kind_cluster, is_cluster_config,
+                             is_kind_cluster, restore_cluster_config)
 
 FIELD_MANAGER = "labkit"
 PART_OF = "app.kubernetes.io/part-of=labkit"
@@ -386,13 +387,18 @@ def apply_variant(api: ClusterApi, variant: Variant, namespace: str = "default",
     """
     owner = owner or default_owner()
     for obj in variant.objects:   # refuse before changing anything
-        if is_cluster_config(obj.doc):
+        if is_kind_cluster(obj.doc):
+            from .cluster import kind_config
+            check_kind_cluster(obj.doc, kind_config())
+        elif is_cluster_config(obj.doc):
             if shared:
                 apply_cluster_config(api, obj.doc, shared=True)   # raises: not on shared ones
         else:
             check_owned(api, obj.doc, namespace, owner)
     done = []
     for obj in variant.objects:
+        if is_kind_cluster(obj.doc):     # how the cluster was made; nothing to apply
+            continue
         if is_cluster_config(obj.doc):   # merged into Knative's own ConfigMap, not owned
             apply_cluster_config(api, obj.doc, shared=shared)
         else:
@@ -430,6 +436,8 @@ def wait_ready(api: ClusterApi, variant: Variant, namespace: str = "default", *,
     while True:
         waiting = []
         for obj in variant.objects:
+            if is_kind_cluster(obj.doc):
+                continue
             ok, why = object_ready(api.get(obj.api_version, obj.kind, obj.name,
                                            obj.namespace if obj.namespace != "default"
                                            else namespace))
