@@ -47,6 +47,8 @@ STARTED_MESSAGE = "Started scalers watch"
 STOPPED_MESSAGE = "Stopped scalers watch"
 BUILT_MESSAGE = "Scaler {} is built"
 DELETED_MESSAGE = "ScaledObject was deleted"
+TARGET_NOT_FOUND_MESSAGE = "Target resource doesn't exist"
+TARGET_ERROR_MESSAGE = "ScaledObject doesn't have correct scaleTargetRef specification"
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,26 @@ def _ready(conds: dict, events: list[Event], message: str, now: float) -> dict:
         events.append(Event("ScaledObjectReady", READY_MESSAGE))
     _set(conds, "Ready", "True", "ScaledObjectReady", message, now)
     return conds
+
+
+def reconcile_missing_target(so: ScaledObjectSpec, state: KEDAState, *, now: float
+                             ) -> ReconcileOutcome:
+    """A new ScaledObject whose target does not exist: KEDA accepts the object and reports
+    (``checkTargetResourceIsScalable``, then ``Reconcile``'s error path): two Warning
+    ``ScaledObjectCheckFailed`` events, Ready=False, Active=Unknown; no HPA, no scale loop.
+    The error is the API server's for a missing Deployment (``deployments.apps "x" not
+    found``). KEDA requeues and retries; the twin's variant cannot gain the target later."""
+    ref = so.scale_target_ref
+    group = ref.api_version.split("/")[0] if "/" in ref.api_version else ""
+    resource = ref.kind.lower() + "s" + (f".{group}" if group else "")
+    full = f'{TARGET_ERROR_MESSAGE}: {resource} "{ref.name}" not found'
+    conds = dict(state.conditions)
+    _set(conds, "Ready", "False", "ScaledObjectCheckFailed", full, now)
+    _set(conds, "Active", "Unknown", "UnknownState", "ScaledObject check failed", now)
+    events = (Event("ScaledObjectCheckFailed", TARGET_NOT_FOUND_MESSAGE, "Warning"),
+              Event("ScaledObjectCheckFailed", full, "Warning"))
+    return ReconcileOutcome(replace(state, conditions=conds), events, loop=False,
+                            restart_loop=False, hpa=False)
 
 
 @dataclass(frozen=True)

@@ -275,3 +275,26 @@ def test_applying_another_variant_by_name_is_kubectl_apply_k():
         "horizontalpodautoscaler.autoscaling/app-fastapi configured",
         "service/app-fastapi unchanged"]
     assert len(b.world.autoscalers[0].spec.metrics) == 2
+
+
+def test_a_scaledobject_whose_target_does_not_exist_is_accepted_and_reported():
+    """kedacore/keda v2.20.2 ``tests/internals/events/events_test.go``
+    (``testTargetNotFoundErr``): the ScaledObject is created; KEDA records Warning
+    ``ScaledObjectCheckFailed`` "Target resource doesn't exist" and "ScaledObject doesn't have
+    correct scaleTargetRef specification: ..."; nothing scales. Pointing it at the app then
+    makes it work."""
+    b = SimBackend()
+    b.deploy(_keda_without_scaledobject())
+    so = _doc("keda", "ScaledObject")
+    so["spec"]["scaleTargetRef"]["name"] = "no-such-app"
+    assert b.apply(so) == [f"{SO} created"]
+    tl = b.run(30)
+    failed = tl.events_with("ScaledObjectCheckFailed")
+    assert list(failed.message) == [
+        "Target resource doesn't exist",
+        "ScaledObject doesn't have correct scaleTargetRef specification: "
+        'deployments.apps "no-such-app" not found']
+    assert (failed.type == "Warning").all() and (tl.samples.spec_replicas == 1).all()
+    assert b.world.autoscalers[0].condition("Ready").status == "False"
+    b.apply(_doc("keda", "ScaledObject"))
+    assert b.run(30).samples.spec_replicas.iloc[-1] == 0     # idle: KEDA scales it to zero

@@ -29,7 +29,8 @@ from ...autoscalers.hpa_types import MetricError
 from ...autoscalers.hpa_spec import hpa_spec_from_manifest
 from ...autoscalers.keda import (ScaledObjectSpec, generated_hpa_manifest, hpa_metric_value,
                                  new_keda_state, poll, scaled_object_from_manifest)
-from ...autoscalers.keda_reconciler import finalize_scaled_object, reconcile_scaled_object
+from ...autoscalers.keda_reconciler import (finalize_scaled_object, reconcile_missing_target,
+                                            reconcile_scaled_object)
 from ...autoscalers.keda_triggers import (Trigger, metrics_api_value, parse_label_selector,
                                           prometheus_value, selector_matches, trigger_result)
 from ...errors import ManifestError
@@ -78,14 +79,14 @@ class KEDALoop:
         self.world, self.where, self.epoch = world, where, epoch
         self.doc = copy.deepcopy(dict(doc))
         self.so: ScaledObjectSpec = self._parse(doc)
-        self.target = self._target(self.so)
+        self.target = self._target(self.so, missing_ok=True)
         clock = world.clock
         self.state = new_keda_state(clock.now)
         self.last = None
         self.hpa = None           # the generated HPA's loop, while it exists
         self.handle = None        # the scale loop (poll timer), while it runs
         # status.originalReplicaCount: the target's replicas at the first reconcile.
-        self.original_replicas: int = self.target.spec_replicas
+        self.original_replicas = self.target.spec_replicas if self.target else None
         self.gateway = GatewayStats(world)
         self._gateway = clock.every(1.0, self.gateway.record, CONTROLLER,
                                     first=math.floor(clock.now) + 1.0)
@@ -100,9 +101,14 @@ class KEDALoop:
                                     field=f"spec.triggers[{t.index}].type")
         return so
 
-    def _target(self, so: ScaledObjectSpec):
+    def _target(self, so: ScaledObjectSpec, *, missing_ok: bool = False):
+        """The target Deployment; None (KEDA reports it) when a new ScaledObject names a
+        Deployment the variant lacks; other kinds are not simulated."""
         ref = so.scale_target_ref
         target = self.world.workloads.get(ref.name)
+        if target is None and missing_ok and (ref.api_version, ref.kind) == ("apps/v1",
+                                                                              "Deployment"):
+            return None
         if target is None:
             raise ManifestError(f"scaleTargetRef {ref.kind}/{ref.name} is not a Deployment in "
                                 "this variant", obj=self.where, field="spec.scaleTargetRef")
@@ -115,6 +121,12 @@ class KEDALoop:
     # -- the reconciler: create, edit, delete ------------------------------------------------
     def _reconcile(self, *, spec_changed: bool) -> None:
         world, now = self.world, self.world.clock.now
+        if self.target is None:
+            out = reconcile_missing_target(self.so, self.state, now=now)
+            self.state = out.state
+            for ev in out.events:
+                world.recorder.add_event(now, self.object_ref, ev.reason, ev.message, ev.type)
+            return
         out = reconcile_scaled_object(self.so, self.state, loop_running=self.handle is not None,
                                       hpa_exists=self.hpa is not None, spec_changed=spec_changed,
                                       current_replicas=self.target.spec_replicas, now=now)
@@ -162,6 +174,8 @@ class KEDALoop:
         target = self._target(so)
         spec_changed = (doc.get("spec") or {}) != (self.doc.get("spec") or {})
         self.doc, self.so, self.target = copy.deepcopy(dict(doc)), so, target
+        if self.original_replicas is None:     # created when its target did not exist
+            self.original_replicas = target.spec_replicas
         self._reconcile(spec_changed=spec_changed)
 
     def delete(self) -> None:
@@ -169,13 +183,14 @@ class KEDALoop:
         now = self.world.clock.now
         out = finalize_scaled_object(self.so, loop_running=self.handle is not None,
                                      original_replicas=self.original_replicas,
-                                     current_replicas=self.target.spec_replicas)
+                                     current_replicas=self.target.spec_replicas
+                                     if self.target else 0)
         self._stop_loop()
         self._delete_hpa()
         self._gateway.cancel()
         for t in self.so.triggers:
             self.world.metrics.external.pop(t.metric_name, None)
-        if out.scale_to is not None:
+        if out.scale_to is not None and self.target is not None:
             self.target.scale(out.scale_to)
         for ev in out.events:
             self.world.recorder.add_event(now, self.object_ref, ev.reason, ev.message, ev.type)
@@ -244,12 +259,16 @@ class KEDALoop:
 
     @property
     def desired_replicas(self) -> int:
+        if self.target is None:
+            return 0
         if self.target.spec_replicas == 0 or self.hpa is None:   # at zero, or paused
             return self.target.spec_replicas
         return self.hpa.desired_replicas
 
     def metric_reading(self) -> tuple[str, float, float]:
         trig = next((t for t in self.so.triggers if not t.is_resource), None)
+        if self.target is None:
+            return ("", float("nan"), float("nan"))
         if trig is None:
             return self.hpa.metric_reading() if self.hpa else ("", float("nan"), float("nan"))
         if trig.type == "metrics-api":
