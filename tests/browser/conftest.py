@@ -49,7 +49,8 @@ def pytest_collection_modifyitems(items):
 # check that labkit left no child process running.
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory):
-    """(base URL, token, root dir) of a JupyterLab serving a copy of notebooks/."""
+    """(base URL, token, root dir, log file) of a JupyterLab serving the learner copies."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # no screenshot left from an earlier run
     tmp = tmp_path_factory.mktemp("jupyterlab")
     root = tmp / "learner"
     written, _ = student.learner_copies(root)
@@ -76,7 +77,7 @@ def lab_server(tmp_path_factory):
     try:
         _procs.wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc,
                          timeout=60, what="JupyterLab", log_path=str(log_path))
-        yield f"http://127.0.0.1:{port}", token, root
+        yield f"http://127.0.0.1:{port}", token, root, log_path
     finally:
         kernels = list(psutil.Process(proc.pid).children(recursive=True))
         _procs.terminate(proc, timeout=15)  # SIGTERM: the server shuts its kernels down
@@ -123,7 +124,7 @@ class Console:
 def lab_page(lab_server):
     """(page, console) of JupyterLab in headless Chromium at a laptop's screen size."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    base, token, _ = lab_server
+    base, token, _, _ = lab_server
     console = Console()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -168,3 +168,10 @@ def _exercise_panel(page, cell: int, screenshot) -> dict:
             "redraws_per_s": round((len(while_running) - 1) / span, 2) if span else 0.0,
             "running_before_stop": running,
             "stopped": "stopped at" in status, "grew_after_stop": grew, "status": status}
+
+
+def test_the_server_logged_no_traceback(lab_server, lab_page):
+    """Last (file order): nothing the notebooks did made JupyterLab's server fail."""
+    log = lab_server[3].read_text(errors="replace")
+    assert "Traceback (most recent call last)" not in log, log[-3000:]
+    assert "[E " not in log, [ln for ln in log.splitlines() if "[E " in ln]
