@@ -99,3 +99,14 @@ def test_keda_prometheus_trigger_activation_scale_out_and_in():
     assert s[(s.time > 60) & (s.time <= 240)].spec_replicas.max() == 2
     assert s[s.time > 240 + 300 - 1].spec_replicas.iloc[-1] == 0
     assert "triggered by s0-prometheus" in tl.events_with("KEDAScaleTargetActivated").message[0]
+
+
+def test_a_series_can_be_a_load_profile():
+    """A ramp profile as the queue length: the External metric follows its shape."""
+    from labkit.load import Step
+    metric = {"type": "External", "external": {
+        "metric": {"name": "queue_messages_ready"},
+        "target": {"type": "AverageValue", "averageValue": "30"}}}
+    b = _twin(metric, "queue_messages_ready", Step(steps=((0, 0), (30, 90)), duration=600),
+              "External")
+    assert b.run(120).samples.spec_replicas.iloc[-1] == 3

@@ -13,8 +13,9 @@ In the twin a learner sets the series (a queue length, a rate from a trace, a co
   query with one element; an unknown query returns an empty result, as Prometheus does
   (KEDA then reads 0, or errors when ``ignoreNullValues`` is false).
 
-A series is a number, a function of Timeline time (seconds since the run's t = 0) or a list
-of ``(time, value)`` steps, piecewise constant from each time on (before the first: 0).
+A series is a number, a function of Timeline time (seconds since the run's t = 0), a list of
+``(time, value)`` steps, piecewise constant from each time on (before the first: 0), or a load
+profile whose "users" are the metric's value (a spike, a ramp, a diurnal day, a trace).
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ SOURCES = ("External", "Pods", "Object")
 
 
 def series_function(series: SeriesLike) -> Callable[[float], float]:
-    """A number, a function of time, or ``[(t0, v0), (t1, v1), ...]`` steps -> ``f(t)``."""
+    """A number, a function of time, ``[(t0, v0), (t1, v1), ...]`` steps, or a load profile
+    (its users over time: any shape of :mod:`labkit.load`) -> ``f(t)``."""
+    users_at = getattr(series, "users_at", None)
+    if callable(users_at):
+        return users_at
     if callable(series):
         return series
     if isinstance(series, (int, float)) and not isinstance(series, bool):
