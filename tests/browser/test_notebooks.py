@@ -93,6 +93,7 @@ def test_notebook_runs_all_in_jupyterlab(name, lab_page, artifacts):
                                        f"load: {live['second_load_text']!r}")
         assert live["second_stopped"], (f"{name}: the second run did not stop: "
                                         f"{live['second_status']!r}")
+        assert "CSV file" in live["trace_error"], live["trace_error"]
 
 
 def _another_variant(page, screenshot) -> dict:
@@ -117,9 +118,18 @@ def _another_variant(page, screenshot) -> dict:
                            timeout=15_000)
     status = panel.status()
     page.screenshot(path=str(screenshot))
+    # the trace profile without a CSV file: the panel says what is missing, nothing breaks
+    panel.root.locator("select").nth(1).select_option("trace")
+    trace_field = panel.root.get_by_placeholder("time,users or time,rps")
+    trace_field.wait_for(state="visible", timeout=5_000)
+    panel.start.click()
+    page.wait_for_function("(sel) => document.querySelector(sel + ' .labkit-status')"
+                           ".textContent.includes('error')", arg=jlab.Panel.SELECTOR,
+                           timeout=15_000)
+    trace_error = panel.status()
     return {"second_load_text": load_text, "second_status": status,
             "second_loaded": "100 from t = 30 s" in load_text and seconds == "300",
-            "second_stopped": "stopped at" in status}
+            "second_stopped": "stopped at" in status, "trace_error": trace_error}
 
 
 def _exercise_panel(page, cell: int, screenshot) -> dict:
