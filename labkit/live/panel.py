@@ -168,7 +168,10 @@ class Lab:
             self.status.value = f"{head}{scorecard_html(card)}"
         except Exception as e:  # shown in the panel: a thread has no caller to raise to
             self.error = e
-            self.status.value = f"<span style='color:#c00'>error: {html.escape(str(e))}</span>"
+            text = str(e)
+            if self.profile.value == "trace" and not self.trace_path.value:
+                text = TRACE_HELP  # the widget to fill, not the keyword argument
+            self.status.value = f"<span style='color:#c00'>error: {html.escape(text)}</span>"
         finally:
             self.figure.stop()
             self.start_button.disabled, self.stop_button.disabled = False, True
@@ -194,6 +197,8 @@ class Lab:
     def load_text(self) -> str:
         """The load Start will fire, in words (what the notebook's text should say too)."""
         s = self.settings()
+        if s["profile"] == "trace" and not s.get("trace_path"):
+            return f"load: {TRACE_HELP}"
         try:
             p = _lab.build_profile(s["profile"], duration=s["duration"], users=s["users"],
                                    spawn_rate=s["spawn_rate"], trace_path=s.get("trace_path"),
@@ -243,6 +248,10 @@ class Lab:
         state = "running" if self.running else "idle"
         return f"<labkit Lab {self.backend.name} {self.variant.value}/{self.profile.value} {state}>"
 
+
+#: What the trace profile needs, said in the panel's words.
+TRACE_HELP = ("the trace profile replays a CSV file: type its path in the trace CSV field "
+              "(columns time,users or time,rps), or pick another profile")
 
 #: settings() keys that are not parameters of the load shape
 _RUN_KEYS = ("variant", "profile", "duration", "users", "spawn_rate", "speed", "seed",

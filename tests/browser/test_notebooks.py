@@ -93,7 +93,7 @@ def test_notebook_runs_all_in_jupyterlab(name, lab_page, artifacts):
                                        f"load: {live['second_load_text']!r}")
         assert live["second_stopped"], (f"{name}: the second run did not stop: "
                                         f"{live['second_status']!r}")
-        assert "CSV file" in live["trace_error"], live["trace_error"]
+        assert "trace CSV field" in live["trace_error"], live["trace_error"]
 
 
 def _another_variant(page, screenshot) -> dict:

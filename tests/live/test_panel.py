@@ -77,7 +77,7 @@ def test_errors_show_in_the_panel(fake_backend):
     lab.start_button.click()
     lab.wait(5)
     assert isinstance(lab.error, LabkitError)
-    assert "trace_path" in lab.status.value and "error" in lab.status.value
+    assert "trace CSV field" in lab.status.value and "error" in lab.status.value
 
 
 def test_trace_path_widget_only_shows_for_trace(fake_backend):
