@@ -344,6 +344,12 @@ def _validate(path: str | Path) -> tuple[list[Finding], int, int]:
     sets, findings = _object_sets(p)
     for s in sets:
         findings += validate_objects(s)
+    if not any(sets) and not findings:
+        # kubectl refuses the same input: "no objects passed to apply" (kubernetes v1.36.4
+        # staging/src/k8s.io/kubectl/pkg/cmd/apply/apply.go)
+        findings.append(Finding("warning", display_path(p), "", "", "no objects found; kubectl "
+                                "apply would refuse it ('no objects passed to apply'). Add YAML "
+                                "documents, or check the path"))
     seen = {(o.path.resolve(), o.index) for s in sets for o in s}
     return _dedupe(findings), len(seen), len({k[0] for k in seen})
 

@@ -305,3 +305,11 @@ def test_wrongly_typed_fields_are_findings_not_tracebacks(tmp_path, capsys, text
     (tmp_path / "w.yaml").write_text(text)
     rc, lines = _run([tmp_path / "w.yaml"], capsys)
     assert rc == 1 and any(x.startswith("ERROR") for x in lines)
+
+
+@pytest.mark.parametrize("content", ["", "# only a comment\n", "---\n---\n"])
+def test_a_file_without_objects_warns(tmp_path, capsys, content):
+    (tmp_path / "empty.yaml").write_text(content)
+    rc, lines = _run([tmp_path / "empty.yaml"], capsys)
+    assert rc == 0 and lines[0].startswith("WARNING") and "no objects" in lines[0]
+    assert lines[-1].endswith("0 objects in 0 files, 0 errors, 1 warning")
