@@ -3,6 +3,9 @@ PYTHON ?= python3
 PORT   ?= 8888
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# bash with pipefail: pip's own exit status survives the progress filter below.
+SHELL       := bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: lab lab-instructor test setup bench validate student clean
 
@@ -12,7 +15,7 @@ $(BIN)/labkit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	PYTHONUNBUFFERED=1 $(BIN)/python -m pip install --progress-bar off -e . \
-		| grep --line-buffered -E '^(Collecting|Successfully)' || true
+		| { grep --line-buffered -E '^(Collecting|Successfully)' || true; }
 	@$(BIN)/python -c "import labkit, jupyterlab" && echo "labkit: installed"
 	@touch $@
 
@@ -20,7 +23,7 @@ $(BIN)/labkit: pyproject.toml
 $(VENV)/.test-extras: $(BIN)/labkit
 	@echo "labkit: installing the test tools (pytest, playwright)"
 	PYTHONUNBUFFERED=1 $(BIN)/python -m pip install --progress-bar off -e '.[test]' \
-		| grep --line-buffered -E '^(Collecting|Successfully)' || true
+		| { grep --line-buffered -E '^(Collecting|Successfully)' || true; }
 	@touch $@
 
 setup: $(BIN)/labkit  ## create .venv and install labkit with everything the lab needs
