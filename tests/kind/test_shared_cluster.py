@@ -280,3 +280,46 @@ def test_switching_variants_deletes_only_this_learners_objects(api):
     b.reset()
     assert {k for k in api.objects} == theirs
     assert not any(n in x for x in api.deleted for n in ("bob", "carol"))
+
+
+def _pod(name: str, owner: str, created: str, *, ready: bool = True, deleting: bool = False):
+    meta = {"name": name, "creationTimestamp": created,
+            "labels": {"app": "app-fastapi", d.OWNER_LABEL: owner}}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:09:00Z"
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def test_pod_failure_deletes_only_the_oldest_ready_pod_this_learner_owns(api):
+    b = KindBackend(api=api, auto_up=False, show_kubectl=False, owner="alice")
+    api.ready_on_apply = True
+    b.deploy("hpa-v2")
+    api.put(_pod("bob-oldest", "bob", "2026-01-01T00:00:00Z"))
+    api.put(_pod("alice-terminating", "alice", "2026-01-01T00:00:01Z", deleting=True))
+    api.put(_pod("alice-starting", "alice", "2026-01-01T00:00:02Z", ready=False))
+    api.put(_pod("alice-old", "alice", "2026-01-01T00:00:03Z"))
+    api.put(_pod("alice-new", "alice", "2026-01-01T00:00:04Z"))
+    assert b.inject_fault("pod-failure") == "alice-old"
+    assert api.deleted[-1] == "Pod/alice-old"
+    assert ("Pod", "default", "bob-oldest") in api.objects
+    ev = b.timeline().events_with("FaultInjected")
+    assert list(ev.object) == ["Pod/alice-old"]
+    assert "kubectl delete pod alice-old -n default" in ev.message.iloc[0]
+
+
+def test_pod_failure_on_kind_refuses_what_it_cannot_do(api):
+    b = KindBackend(api=api, auto_up=False, show_kubectl=False, owner="alice")
+    with pytest.raises(BackendError, match="nothing is deployed"):
+        b.inject_fault("pod-failure")
+    with pytest.raises(BackendError, match="only 'pod-failure'.*kubectl"):
+        b.inject_fault("metrics-server")
+    api.ready_on_apply = True
+    b.deploy("hpa-v2")
+    api.put(_pod("bob-app-1", "bob", "2026-01-01T00:00:00Z"))
+    with pytest.raises(BackendError, match="no Ready pod with .*labkit.dev/owner=alice"):
+        b.inject_fault("pod-failure")
+    with pytest.raises(BackendError, match="cannot be cleared"):
+        b.inject_fault("pod-failure", active=False)
+    assert "Pod/bob-app-1" not in api.deleted

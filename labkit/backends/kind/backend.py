@@ -56,6 +56,13 @@ def close_all_backends() -> None:
     live.close_all()
 
 
+def oldest_ready_pod(pods: list[dict]) -> dict | None:
+    """The Ready, not terminating pod created first (None when there is none)."""
+    ready = [p for p in pods if observe.pod_is_ready(p)]
+    return min(ready, key=lambda p: (p["metadata"].get("creationTimestamp") or "",
+                                     p["metadata"]["name"])) if ready else None
+
+
 class KindBackend:
     """The real cluster behind the Backend protocol (see the module docstring)."""
 
@@ -155,6 +162,44 @@ class KindBackend:
                                f"{self.owner}); labkit deletes only its own objects")
         self.api.delete(api_version, kind_name, name, self.namespace)
         return [f'{resource} "{name}" deleted']
+
+    #: The one fault a real cluster takes from labkit; the others break shared add-ons.
+    FAULTS = {"pod-failure": "one Ready pod of the workload is deleted (kubectl delete pod); "
+                             "its ReplicaSet creates a replacement"}
+
+    def inject_fault(self, fault: str, active: bool = True) -> str | None:
+        """``inject_fault("pod-failure")``: ``kubectl delete pod`` of this owner's oldest Ready
+        pod of the variant, now; returns its name. The ReplicaSet creates the replacement and
+        the EndpointSlice controller takes the deleted pod out of the Service (kubernetes/
+        kubernetes v1.36.4 ``pkg/controller/replicaset/replica_set.go``,
+        ``staging/src/k8s.io/endpointslice/utils.go``). The twin's other faults would break
+        add-ons every learner shares, so here they are refused with the command to run.
+        """
+        if fault != "pod-failure":
+            raise BackendError(
+                f"the kind backend injects only 'pod-failure', not {fault!r}: that fault "
+                "breaks an add-on every workload on the cluster shares; on your own kind "
+                "cluster break it by hand with kubectl, as notebook 06 describes")
+        if not active:
+            raise BackendError("'pod-failure' happens once and cannot be cleared: the "
+                               "ReplicaSet's replacement pod is the repair")
+        if self.spec is None or not self.spec.pod_selector:
+            raise BackendError("nothing is deployed: call deploy('hpa-v2') before deleting "
+                               "one of its pods")
+        selector = f"{self.spec.pod_selector},{d.OWNER_LABEL}={self.owner}"
+        pod = oldest_ready_pod(self.api.list("v1", "Pod", self.namespace,
+                                             label_selector=selector))
+        if pod is None:
+            raise BackendError(f"no Ready pod with {selector} in namespace {self.namespace} "
+                               "to delete right now")
+        name = pod["metadata"]["name"]
+        self.api.delete("v1", "Pod", name, self.namespace)
+        now = time.monotonic() - self._t0 if self._t0 is not None else 0.0
+        self.recorder.add_event(now, f"Pod/{name}", "FaultInjected",
+                                f"pod {name} deleted (kubectl delete pod {name} -n "
+                                f"{self.namespace}); its ReplicaSet creates a replacement",
+                                "Warning")
+        return name
 
     def load(self, profile: LoadProfile | None) -> None:
         if profile is None:   # no load from now on: stop locust, no stale rates in samples

@@ -204,20 +204,50 @@ class SimBackend:
 
     #: Faults a lab can inject: what breaks, in the words of the troubleshooting notebook.
     FAULTS = {"metrics-server": "metrics-server stops serving pod metrics (uninstalled/crashing)",
-              "keda-trigger": "the KEDA trigger's metric source fails (every read errors)"}
+              "keda-trigger": "the KEDA trigger's metric source fails (every read errors)",
+              "pod-failure": "one Ready pod of the workload is deleted (kubectl delete pod); "
+                             "its ReplicaSet creates a replacement"}
+    #: Faults that happen once and cannot be cleared (the replacement pod is the repair).
+    ONE_SHOT = frozenset({"pod-failure"})
 
-    def inject_fault(self, fault: str, active: bool = True) -> None:
-        """Break (or with ``active=False`` repair) one part of the twin; see :attr:`FAULTS`."""
+    def inject_fault(self, fault: str, active: bool = True) -> str | None:
+        """Break (or with ``active=False`` repair) one part of the twin; see :attr:`FAULTS`.
+
+        ``"pod-failure"`` deletes the oldest Ready pod of the workload the load goes to, now,
+        as ``kubectl delete pod`` would, and returns its name (see :meth:`.pods.Workload.
+        delete_pod`): it leaves the Service's endpoints at once and its replacement loads the
+        model and passes its readiness probe before it serves.
+        """
         if fault not in self.FAULTS:
             raise BackendError(f"unknown fault {fault!r}; choose one of {', '.join(self.FAULTS)}")
         if self.world is None:
             raise BackendError("deploy a variant before injecting a fault")
+        if fault in self.ONE_SHOT:
+            if not active:
+                raise BackendError(f"{fault!r} happens once and cannot be cleared: the "
+                                   "ReplicaSet's replacement pod is the repair")
+            return self._now_or_idle(self._delete_a_ready_pod)
         if fault == "metrics-server":
             self.world.metrics_server.down = active
         (self.world.faults.add if active else self.world.faults.discard)(fault)
         self.recorder.add_event(self.world.clock.now, "labkit/fault",
                                 "FaultInjected" if active else "FaultCleared",
                                 self.FAULTS[fault], "Warning" if active else "Normal")
+        return None
+
+    def _delete_a_ready_pod(self) -> str:
+        w = self.world.entry if self.world else None
+        ready = [p for p in (w.pods if w else []) if p.serving]
+        if w is None or not ready:
+            raise BackendError("no Ready pod to delete: the workload has no pod in the "
+                               "Service's endpoints right now")
+        pod = min(ready, key=lambda p: p.created)
+        w.delete_pod(pod)
+        self.recorder.add_event(self.world.clock.now, f"Pod/{pod.name}", "FaultInjected",
+                                f"pod {pod.name} deleted (kubectl delete pod {pod.name}); "
+                                f"Deployment/{w.name} keeps spec.replicas {w.spec_replicas}, "
+                                "so its ReplicaSet creates a replacement", "Warning")
+        return pod.name
 
     def describe(self) -> str:
         """The autoscalers' status, as ``kubectl describe hpa`` (and friends) would show it."""

@@ -13,8 +13,16 @@ Scale-down deletes pods in the ReplicaSet controller's order (unscheduled, then 
 not Ready, then the most recently Ready, then the newest). A deleted pod leaves the Service's
 endpoints at once and is gone ``termination_seconds`` later.
 
+A pod deleted by hand (``kubectl delete pod``, :meth:`Workload.delete_pod`) leaves the
+endpoints the same way, and the ReplicaSet controller, which counts only pods without a deletion
+timestamp, creates a replacement at once; it goes through every step above (kubernetes/kubernetes
+v1.36.4 ``pkg/controller/replicaset/replica_set.go``: ``syncReplicaSet`` drops inactive pods with
+``controller.FilterActivePods``, then ``manageReplicas`` creates ``spec.replicas`` minus the
+active pods; ``staging/src/k8s.io/endpointslice/utils.go`` ``podToEndpoint``: a pod with a
+deletion timestamp is published ``ready: false``).
+
 Simplifies: no preemption, no affinity or spreading (first node that fits), no probe failures
-after Ready, no restarts, no rolling updates.
+after Ready, no container restarts, no rolling updates.
 """
 
 from __future__ import annotations
@@ -293,6 +301,14 @@ class Workload:
             for pod in sorted(active, key=_deletion_rank)[:excess]:
                 self._delete(pod)
         self.on_change()
+
+    def delete_pod(self, pod: Pod) -> None:
+        """``kubectl delete pod``: ``pod`` terminates and the ReplicaSet replaces it now (the
+        Deployment's spec.replicas is unchanged; see the module docstring)."""
+        if pod.deleting or pod not in self.pods:
+            raise ValueError(f"pod {pod.name} is already terminating or gone")
+        self._delete(pod)
+        self.scale(self.spec_replicas)
 
     def _delete(self, pod: Pod) -> None:
         if pod.serving:
