@@ -6,6 +6,8 @@ parameter (``backend="auto" | "kind" | "sim"``)::
     b = labkit.backends.pick("auto")        # prints which backend it chose, and why
     b.deploy("hpa-v1")                       # kubectl apply -k manifests/hpa-v1
     b.load(labkit.load.profile("spike"))     # locust (kind) or simulated users (sim)
+    # or: b.load(...) first, then b.deploy("hpa-v1", under_load=True): traffic already flows
+    # while the pods start (Timeline.rollout shows the refused requests)
     tl = b.run(300)                          # advance 300 s; returns the Timeline so far
     b.reset()                                # remove the variant, clear the Timeline
 """
@@ -31,12 +33,22 @@ class Backend(Protocol):
 
     name: str
 
-    def deploy(self, variant: str | Variant) -> Variant:
-        """Apply a variant's manifests (removing the previous variant first)."""
+    def deploy(self, variant: str | Variant, *, under_load: bool = False) -> Variant:
+        """Apply a variant's manifests (removing the previous variant first) and wait for the
+        rollout; the Timeline's t = 0 is after it (what happened during it is in
+        ``Timeline.rollout`` and in events with negative times).
+
+        ``under_load=True``: the profile given to :meth:`load` before is already running when
+        the objects are applied, so requests arrive while the pods start (refused by a Service
+        with no ready pod, held by the KEDA gateway or Knative's activator once they are up).
+        ``meta["load_start"]`` is then the Timeline time the profile started (negative). By
+        default the profile starts at t = 0.
+        """
         ...
 
     def load(self, profile: LoadProfile | None) -> None:
-        """Set the load profile the next :meth:`run` follows (None = no load)."""
+        """Set the load profile (None = no load): it starts with the next :meth:`run`, or, set
+        before ``deploy(..., under_load=True)``, when the variant is applied."""
         ...
 
     def run(self, duration: float, *, speed: float | None = None,

@@ -52,9 +52,20 @@ class SimBackend:
         self._pending: queue.Queue = queue.Queue()  # edits from other threads during a run
         self._wake = threading.Event()              # set with each edit put in _pending
 
-    def deploy(self, variant: str | Variant) -> Variant:
+    def deploy(self, variant: str | Variant, *, under_load: bool = False) -> Variant:
         """Build a fresh twin cluster with the variant applied (`kubectl apply -k ...`) and
-        wait for its pods to be Ready (`kubectl rollout status`); time 0 is after that."""
+        wait for its pods to be Ready (`kubectl rollout status`); time 0 is after that.
+
+        ``under_load=True``: the profile set with :meth:`load` is already running when the
+        objects are applied (its time 0 is the apply), so requests arrive while the pods
+        start: a plain Service with no ready pod refuses them, the Knative activator or the
+        KEDA gateway holds them. The rollout's rows (``Timeline.rollout``) show it, and
+        ``meta["load_start"]`` is where the profile started on the Timeline (``-
+        rollout_seconds``). By default the profile starts at t = 0, after the rollout.
+        """
+        if under_load and self.profile is None:
+            raise BackendError("deploy(..., under_load=True) needs the load first: call "
+                               "load(profile) before deploy()")
         v = variant if isinstance(variant, Variant) else load_variant(variant)
         self.recorder = TimelineRecorder({"backend": self.name, "variant": v.name,
                                           "seed": self.seed})
@@ -67,10 +78,16 @@ class SimBackend:
         self.variant = v
         self.objects = ObjectStore(self.world, [o.doc for o in v.objects])
         self.world.metrics.series = self.series
+        if under_load:   # locust already running when `kubectl apply` creates the objects
+            self.world.start_load(self.profile)
+            self.recorder.meta["profile"] = self.profile.describe()
         # Like the kind backend, deploying waits for the rollout; the Timeline starts after it.
-        self.recorder.meta["rollout_seconds"] = self.world.settle()
+        rollout = self.world.settle()
+        self.recorder.meta["rollout_seconds"] = rollout
         self.recorder.meta.update(_bounds(self.world))
-        if self.profile is not None:
+        if under_load:
+            self.recorder.meta["load_start"] = -rollout
+        elif self.profile is not None:
             self.world.start_load(self.profile)
         return v
 

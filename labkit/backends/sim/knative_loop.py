@@ -121,8 +121,10 @@ class KnativeLoop:
                                 field="spec.template.metadata.annotations")
         self.revision, self.target, rev_spec = _revision(world, doc, settings, where,
                                                          generation)
+        self._routed = False
         self.buffer = Buffer(float(rev_spec.get("timeoutSeconds") or 300), "the activator",
-                             f"Revision/{self.revision}")
+                             f"Revision/{self.revision}",
+                             accepting=self._route_programmed if generation == 1 else None)
         if generation == 1:
             world.buffer = self.buffer
         now = world.clock.now
@@ -170,6 +172,20 @@ class KnativeLoop:
             self.panic.record(now, value)
         if self.desired == 0 and held > 0:
             self.tick()   # the activator pokes the autoscaler (§2.5 step 10)
+
+    def _route_programmed(self) -> bool:
+        """Whether the Service's route reaches the activator: not before the first revision
+        is Ready. Knative's route reconciler configures no ingress while the Configuration
+        has no LatestReadyRevisionName (knative/serving knative-v1.23.0
+        pkg/reconciler/route/traffic/traffic.go addConfigurationTarget ->
+        errUnreadyConfiguration; pkg/reconciler/route/route.go ReconcileKind: "Traffic targets
+        aren't ready, no need to configure child resources"), so Kourier has no route for the
+        host. The revision is Ready once its PodAutoscaler's scale target is initialized:
+        ready pods >= max(min-scale, initial-scale) (pkg/reconciler/autoscaling/kpa/kpa.go
+        computeActiveCondition, activeThreshold). From then on the route stays."""
+        if not self._routed and self.target.ready_replicas >= self.settings.initial_target:
+            self._routed = True
+        return self._routed
 
     # -- decider and KPA reconciler -------------------------------------------------------
     def tick(self) -> None:

@@ -18,7 +18,10 @@ Every simulated second:
 With no serving pod, requests either fail at once (a plain Service: connection refused) or wait
 in a buffer (Knative's activator, the KEDA gateway) until a pod is ready or the buffer's timeout
 passes (then they fail). Buffered requests are tracked as cohorts (arrival time, count), so the
-cold-start penalty in the percentiles is exact.
+cold-start penalty in the percentiles is exact. A buffer that does not accept requests yet
+(:meth:`Buffer.accepting`: the KEDA gateway's own pod still starting, a Knative route not yet
+programmed while the first revision rolls out) makes every request fail at once, whatever
+the pods behind it do: that only happens when load runs during a rollout.
 
 Simplifies: the Service balances evenly over serving pods (kube-proxy picks at random; the
 average is what a 1 s sample shows); no network latency; a pod's queue has no limit (so
@@ -32,7 +35,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from ...load import LoadProfile, spawned_users
 from .params import TwinParams
@@ -63,11 +66,19 @@ class Buffer:
     """Holds requests while the workload has no serving pod (activator, KEDA gateway).
 
     ``holder`` names it in events ("the activator"), ``obj`` is the object they are about.
+    ``accepting`` says whether requests reach it at all (None: always; see :meth:`accepting`).
     """
 
-    def __init__(self, timeout: float, holder: str = "the buffer", obj: str = ""):
+    def __init__(self, timeout: float, holder: str = "the buffer", obj: str = "",
+                 accepting: Callable[[], bool] | None = None):
         self.timeout, self.holder, self.obj = timeout, holder, obj
         self.cohorts: deque[list[float]] = deque()   # [arrival time, count]
+        self._accepting = accepting
+
+    def accepting(self) -> bool:
+        """Whether requests reach the buffer. Not while what serves it is itself rolling out
+        (the caller says what that is); then the client's connection fails at once."""
+        return self._accepting is None or self._accepting()
 
     @property
     def size(self) -> float:
@@ -149,6 +160,8 @@ class Service:
 
         if buf is not None:
             errors += self._expire(buf, now)
+            if not buf.accepting():   # nothing answers in front of the pods yet
+                return self._refused(n_users, z, dt, errors)
         if n == 0:
             w.inflight_per_pod = 0.0
             free = n_users - (buf.size if buf else 0.0)
@@ -220,6 +233,17 @@ class Service:
         rps = ok + rel_count / dt
         stats = TickStats(round(n_users), rps, pcts[0] * 1000, pcts[1] * 1000, pcts[2] * 1000,
                           round(errors), concurrency, 0.0)
+        self.last = stats
+        return stats
+
+    def _refused(self, n_users: float, z: float, dt: float, errors: float) -> TickStats:
+        """A second in which every request fails at once (the buffer in front of the pods does
+        not accept them yet); users think and try again, as with no serving pod."""
+        self.workload.inflight_per_pod = 0.0
+        attempts = n_users * dt / z if z > 0 else n_users
+        errors += self._poisson(min(max(attempts, 0.0), max(n_users, 0.0)))
+        stats = TickStats(round(n_users), 0.0, math.nan, math.nan, math.nan, round(errors),
+                          0.0, 0.0)
         self.last = stats
         return stats
 

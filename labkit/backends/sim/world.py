@@ -90,7 +90,12 @@ class World:
                 host = upstream.split("//")[-1].split(":")[0].split(".")[0]
                 target = self._workload_behind_service(host)
                 timeout = float(w.template.main.env.get("GATEWAY_HOLD_TIMEOUT_S", 60))
-                self.buffer = Buffer(timeout, "the KEDA gateway", f"Deployment/{target.name}")
+                # The gateway is reached through its Service: while its own pod is not ready
+                # the Service has no endpoints and kube-proxy rejects the connection
+                # (kubernetes pkg/proxy/iptables/proxier.go, syncProxyRules: a filter-table
+                # REJECT rule commented "<service> has no endpoints").
+                self.buffer = Buffer(timeout, "the KEDA gateway", f"Deployment/{target.name}",
+                                     accepting=lambda gw=w: gw.n_serving > 0)
                 return target
         apps = [w for w in self.workloads.values()
                 if GATEWAY_MODULE not in " ".join(w.template.main.command)
