@@ -260,7 +260,9 @@ class TimelineRecorder:
         return t
 
     def clear(self) -> None:
+        """Forget every row and event; time counts from backend time 0 again."""
         with self._lock:
+            self.origin = 0.0
             self._rows.clear()
             self._frames, self._framed = [], 0
             self._events.clear()

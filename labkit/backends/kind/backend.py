@@ -99,7 +99,18 @@ class KindBackend:
             self._api = d.KubeApi(self.context)
         return self._api
 
-    def deploy(self, variant: str | Variant) -> Variant:
+    def deploy(self, variant: str | Variant, *, under_load: bool = False) -> Variant:
+        """Remove the previous variant, server-side apply this one and wait until it is ready.
+
+        ``under_load=True`` (after :meth:`load`): locust starts before ``kubectl apply``, so
+        requests meet the pods while they start, and a row is polled each ``poll_interval``
+        while waiting: those rows become ``Timeline.rollout`` (negative times) and
+        ``meta["load_start"]`` is when locust started. Otherwise locust starts with the first
+        :meth:`run`, at t = 0.
+        """
+        if under_load and self.profile is None:
+            raise BackendError("deploy(..., under_load=True) needs the load first: call "
+                               "load(profile) before deploy()")
         var = variant if isinstance(variant, Variant) else load_variant(variant)
         if self.auto_up and self.context == v.CONTEXT:
             from .cluster import up   # adds missing add-ons; never creates the cluster
@@ -109,18 +120,51 @@ class KindBackend:
         # Events from here on are the rollout's: kept in the Timeline with negative times.
         self._deployed_wall = datetime.now(timezone.utc)
         self._seen_events = set()
-        d.apply_variant(self.api, var, self.namespace, owner=self.owner, shared=self.shared)
-        d.wait_ready(self.api, var, self.namespace)
-        self.variant, self.spec = var, d.watch_spec(var, self.namespace)
-        self.recorder.clear()
-        self.recorder.meta.update({"variant": var.name})
-        self._t0 = None
+        if under_load:
+            self._deploy_under_load(var)
+        else:
+            d.apply_variant(self.api, var, self.namespace, owner=self.owner,
+                            shared=self.shared)
+            d.wait_ready(self.api, var, self.namespace)
+            self.variant, self.spec = var, d.watch_spec(var, self.namespace)
+            self.recorder.clear()
+            self.recorder.meta.update({"variant": var.name})
+            for key in ("load_start", "rollout_seconds"):   # a previous under_load deploy's
+                self.recorder.meta.pop(key, None)
+            self._t0 = None
         self._metrics_problem = self._queue_problem = None
         self._last_done = None
         if self.show_kubectl and var.name in v.VARIANT_PROFILE:
             print("labkit: deployed; the kubectl equivalent: "
                   + " && ".join(self.kubectl(var.name)[:2]))
         return var
+
+    def _deploy_under_load(self, var: Variant) -> None:
+        """Start locust, then apply, polling the Timeline while the rollout goes on; t = 0 is
+        when the variant is ready (the rows before it move to ``Timeline.rollout``)."""
+        self.variant, self.spec = var, d.watch_spec(var, self.namespace)
+        self.recorder.clear()
+        self.recorder.meta.update({"variant": var.name})
+        self._metrics_problem = self._queue_problem = None
+        self._last_done = None
+        self._t0, self._start_wall = time.monotonic(), self._deployed_wall
+        self._start_load()   # locust is sending before the first object exists
+
+        def poll_then_sleep(seconds: float) -> None:
+            self.poll()
+            time.sleep(seconds)
+
+        try:
+            d.apply_variant(self.api, var, self.namespace, owner=self.owner,
+                            shared=self.shared)
+            d.wait_ready(self.api, var, self.namespace, poll=self.poll_interval,
+                         sleep=poll_then_sleep)
+        except BaseException:
+            self._stop_load()
+            raise
+        ready = time.monotonic() - self._t0
+        self.recorder.restart(ready)
+        self.recorder.meta.update({"rollout_seconds": ready, "load_start": -ready})
 
     def kubectl(self, variant: str) -> list[str]:
         """:func:`.kubectl.kubectl_equivalents` for this backend's context, namespace, owner."""
