@@ -12,7 +12,8 @@
 # 2. Read a `behavior` block: stabilization windows and rate policies.
 # 3. Compare the course's settings, the API defaults and an aggressive setting.
 # 4. Make the HPA flap, then cure it.
-# 5. Exercise: scale down gently, one pod per minute.
+# 5. Kill a pod: `minReplicas` 1 vs 2.
+# 6. Exercise: scale down gently, one pod per minute.
 #
 # ## Prerequisites
 #
@@ -21,9 +22,12 @@
 # | [01 · HPA v1](01-hpa-v1.ipynb) | Necessary | the replica formula |
 # | Memory requests | Helpful | memory utilization works like CPU |
 #
-# **Time to learn:** 40 minutes.
+# **Time to learn:** 45 minutes.
 
 # %%
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
 from labkit import checks, exercises, kubectl_hpa, lab, live, whatif
 from labkit.backends.kind.kubectl import kubectl_equivalents
 from labkit.backends.sim import SimBackend
@@ -235,6 +239,103 @@ claims += [
 ]
 
 # %% [markdown]
+# ## `minReplicas: 2`: a spare pod for availability
+#
+# `minReplicas` is also how many pods may fail before users notice. Pods die for reasons the
+# HPA never sees: a node drained or lost, an eviction, an out-of-memory kill, a `kubectl
+# delete pod`. When one goes, two controllers act at once. The EndpointSlice controller
+# takes the terminating pod out of the Service's endpoints, so no new request reaches it.
+# The Deployment's ReplicaSet sees fewer active pods than `spec.replicas` and creates a
+# replacement. That new pod must be scheduled, start its container, load the model and pass
+# its readiness probe before the Service sends it anything.
+#
+# `inject_fault("pod-failure")` deletes the oldest Ready pod now, as `kubectl delete pod
+# <name>` does (on the kind backend it runs exactly that, on one of your own pods). We run
+# 10 users (a light load that one pod serves well) against the slow 30 s model from the
+# flapping section. Then we delete a pod at t = 120 s: once with `minReplicas: 1`, once with 2.
+#
+# **Predict first.** With one replica, how long does no pod serve, and what do the users get
+# in that time? With two replicas, how many requests fail?
+
+# %%
+light = Constant(users=10, duration=300)
+kill_at = 120
+availability = {}
+for floor in (1, 2):
+    twin = SimBackend(seed=seed)
+    twin.deploy(whatif.variant_with(slow_model, "HorizontalPodAutoscaler",
+                                    {"spec.minReplicas": floor}))
+    twin.load(light)
+    twin.run(kill_at)
+    print(f"minReplicas {floor}: kubectl delete pod {twin.inject_fault('pod-failure')}")
+    availability[f"minReplicas {floor}"] = twin.run(light.duration - kill_at)
+
+# %%
+fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                    subplot_titles=("Ready pods (the Service's endpoints)",
+                                    "failed requests per second"))
+for (label, tl), color in zip(availability.items(), ("#d62728", "#1f77b4")):
+    s = tl.samples
+    fig.add_trace(go.Scatter(x=s.time, y=s.ready_replicas, name=label, legendgroup=label,
+                             line={"color": color, "shape": "hv"}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=s.time, y=s.errors, name=label, legendgroup=label,
+                             showlegend=False, line={"color": color}), row=2, col=1)
+fig.add_vline(x=kill_at, line={"dash": "dash", "color": "grey"},
+              annotation_text="kubectl delete pod")
+fig.update_xaxes(title_text="seconds", row=2, col=1)
+fig.update_layout(height=450, title="One pod deleted under 10 users: minReplicas 1 vs 2")
+live.static.display_figure(fig)
+
+
+# %%
+def after_the_kill(tl):
+    """What the users saw from the deletion on."""
+    s = tl.samples[tl.samples.time >= kill_at]
+    return {"failed_requests": int(s.errors.sum()),
+            "seconds_without_a_ready_pod": int((s.ready_replicas == 0).sum()),
+            "fewest_ready_pods": int(s.ready_replicas.min())}
+
+
+outage = compare(availability)[["pod_seconds"]].assign(
+    **{k: [after_the_kill(tl)[k] for tl in availability.values()]
+       for k in ("failed_requests", "seconds_without_a_ready_pod", "fewest_ready_pods")})
+outage
+
+# %% [markdown]
+# With one replica, the Service has no endpoint from the deletion until the replacement is
+# Ready: a bit longer than the model's 30 s load, since scheduling, the container start and
+# the first successful probe come on top of it. Every request in that gap fails, because a Service
+# with no endpoints refuses the connection. The HPA cannot help: it has no pod to measure, and the
+# Deployment already asks for one pod. With two replicas the other pod serves all 10 users
+# while the replacement loads, and no request fails. The price is the spare pod: twice the
+# pod-seconds at this load. That is why the seed course uses `minReplicas: 2` in production
+# (the comment in `manifests/hpa-v2/hpa.yaml`; the lab keeps 1 so that hpa-v1 and hpa-v2
+# compare directly). A PodDisruptionBudget adds to it for *voluntary* disruptions such as a
+# node drain; it cannot prevent a crash.
+#
+# On a cluster, delete one pod by name and watch the endpoints:
+# `kubectl get pods -l app=app-fastapi`, then `kubectl delete pod <name>`, and meanwhile
+# `kubectl get endpointslices -l kubernetes.io/service-name=app-fastapi -w`.
+
+# %%
+one, two = (after_the_kill(availability[k]) for k in ("minReplicas 1", "minReplicas 2"))
+gap = availability["minReplicas 1"].samples.query("time >= @kill_at and ready_replicas == 0")
+claims += [
+    checks.Check("one replica: no pod serves for longer than the 30 s model load, and "
+                 "requests fail", one["seconds_without_a_ready_pod"] > 30
+                 and one["failed_requests"] > 0, f"{one}"),
+    checks.Check("one replica: the failures stop once the replacement is Ready",
+                 availability["minReplicas 1"].samples.query(
+                     "time > @gap.time.max()").errors.sum() == 0,
+                 f"last second without a Ready pod: t = {gap.time.max()}"),
+    checks.Check("two replicas: one pod keeps serving and no request fails",
+                 two["failed_requests"] == 0 and two["fewest_ready_pods"] == 1, f"{two}"),
+    checks.Check("the spare pod costs about twice the pod-seconds",
+                 outage.pod_seconds["minReplicas 2"] >= 1.8 * outage.pod_seconds["minReplicas 1"],
+                 f"{outage.pod_seconds.to_dict()}"),
+]
+
+# %% [markdown]
 # ## Edit the HPA while the load runs
 #
 # On a cluster you would `kubectl edit hpa app-fastapi` (or `kubectl apply -f` an edited file)
@@ -261,6 +362,8 @@ live.show(edited)
 # 2. `scaleDown.policies` lists `Percent 50 / 60 s` and `Pods 1 / 60 s` with
 #    `selectPolicy: Max`. From 10 pods, how many may go in the first minute?
 # 3. Why does a 0 s scale-down window flap, and what does it cost?
+# 4. A pod of a Deployment with one replica is deleted. Why does the HPA not add a pod,
+#    and what do users see until the replacement is Ready?
 #
 # <details><summary>Answers</summary>
 #
@@ -269,6 +372,10 @@ live.show(edited)
 # 3. Every dip below the threshold removes pods at once; the next bump must start them again,
 #    and requests queue while the model loads. The run above: several times the seconds over
 #    the SLO, for fewer pod-seconds.
+# 4. The ReplicaSet already creates the replacement, and the HPA has no Ready pod to measure
+#    (and `spec.replicas` is already at its minimum of 1). Until the new pod has loaded the model and
+#    passed its readiness probe, the Service has no endpoint, so requests fail. `minReplicas: 2`
+#    keeps one pod serving.
 # </details>
 
 # %% [markdown]
@@ -348,6 +455,8 @@ result
 #   policies cap the change per period, `selectPolicy` picks among policies.
 # - A short scale-down window saves pod-seconds on clean spikes and flaps on wobbly load;
 #   the 300 s default is a sensible guard.
+# - `minReplicas: 2` keeps a pod serving when one dies: with one replica, users get errors
+#   until the replacement has loaded the model and is Ready.
 #
 # ## What's next
 #
@@ -359,6 +468,9 @@ result
 #
 # - [Kubernetes: configurable scaling behavior](https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/#configurable-scaling-behavior)
 # - [API reference: HorizontalPodAutoscaler autoscaling/v2](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/horizontal-pod-autoscaler-v2/)
+# - [Kubernetes: ReplicaSet (how it replaces pods)](https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/)
+# - [Kubernetes: termination behavior for pods and their endpoints](https://kubernetes.io/docs/tutorials/services/pods-and-endpoint-termination-flow/)
+# - [Kubernetes: disruptions and PodDisruptionBudgets](https://kubernetes.io/docs/concepts/workloads/pods/disruptions/)
 # - [Kubernetes: autoscaling on multiple and custom metrics (walkthrough)](https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale-walkthrough/#autoscaling-on-multiple-metrics-and-custom-metrics)
 
 # %% [markdown]
