@@ -13,34 +13,40 @@ from labkit.backends.kind.backend import KindBackend
 from labkit.errors import BackendError
 from labkit.load import Constant
 
-from conftest import FakeApi
 
+@pytest.fixture
+def slow_rollout(api):
+    """``slow_rollout(polls, load_started)``: the conftest's FakeApi (its class taken from the
+    ``api`` fixture: another directory's conftest may hold the module name ``conftest``) whose
+    Deployment reports its pod Ready only after ``polls`` reads of it, and which notes at
+    each apply whether locust was already sending."""
 
-class SlowRollout(FakeApi):
-    """The app's Deployment reports its pod Ready only after ``polls`` reads of it."""
+    class SlowRollout(type(api)):
+        def __init__(self, polls: int, load_started: threading.Event):
+            super().__init__()
+            self.polls, self.reads = polls, 0
+            self.load_started = load_started
+            self.load_running_at_apply: list[bool] = []
 
-    def __init__(self, polls: int, load_started: threading.Event):
-        super().__init__()
-        self.polls, self.reads = polls, 0
-        self.load_started = load_started
-        self.load_running_at_apply: list[bool] = []
+        def apply(self, doc, namespace):
+            # Was locust already sending when this object was created? (Its thread starts
+            # before apply and sets the event at once; wait a little for it to run.)
+            self.load_running_at_apply.append(self.load_started.wait(timeout=2.0))
+            return super().apply(doc, namespace)
 
-    def apply(self, doc, namespace):
-        # Was locust already sending when this object was created? (Wait a little for its
-        # thread: started before apply, it sets the event at once.)
-        self.load_running_at_apply.append(self.load_started.wait(timeout=2.0))
-        return super().apply(doc, namespace)
+        def get(self, api_version, kind, name, namespace):
+            doc = super().get(api_version, kind, name, namespace)
+            if kind == "Deployment" and doc is not None:
+                self.reads += 1
+                if self.reads >= self.polls:
+                    replicas = (doc.get("spec") or {}).get("replicas", 1)
+                    doc["status"] = {"replicas": replicas, "readyReplicas": replicas,
+                                     "availableReplicas": replicas,
+                                     "updatedReplicas": replicas}
+                    self.put(doc, namespace)
+            return doc
 
-    def get(self, api_version, kind, name, namespace):
-        doc = super().get(api_version, kind, name, namespace)
-        if kind == "Deployment" and doc is not None:
-            self.reads += 1
-            if self.reads >= self.polls:
-                replicas = (doc.get("spec") or {}).get("replicas", 1)
-                doc["status"] = {"replicas": replicas, "readyReplicas": replicas,
-                                 "availableReplicas": replicas, "updatedReplicas": replicas}
-                self.put(doc, namespace)
-        return doc
+    return SlowRollout
 
 
 @pytest.fixture
@@ -59,9 +65,10 @@ def fake_locust(monkeypatch):
     return started, calls
 
 
-def test_locust_starts_before_kubectl_apply_and_the_rollout_rows_are_kept(fake_locust):
+def test_locust_starts_before_kubectl_apply_and_the_rollout_rows_are_kept(fake_locust,
+                                                                          slow_rollout):
     started, calls = fake_locust
-    api = SlowRollout(polls=8, load_started=started)
+    api = slow_rollout(polls=8, load_started=started)
     b = KindBackend(api=api, auto_up=False, show_kubectl=False, poll_interval=0.01)
     try:
         b.load(Constant(users=5, duration=60))
@@ -82,9 +89,9 @@ def test_locust_starts_before_kubectl_apply_and_the_rollout_rows_are_kept(fake_l
     assert tl.samples.ready_replicas.iloc[-1] == 1
 
 
-def test_a_failed_rollout_stops_locust(fake_locust, monkeypatch):
+def test_a_failed_rollout_stops_locust(fake_locust, slow_rollout, monkeypatch):
     started, _ = fake_locust
-    api = SlowRollout(polls=10**9, load_started=started)
+    api = slow_rollout(polls=10**9, load_started=started)
     b = KindBackend(api=api, auto_up=False, show_kubectl=False, poll_interval=0.01)
     from labkit.backends.kind import deploy as d
     real_wait = d.wait_ready
@@ -95,9 +102,9 @@ def test_a_failed_rollout_stops_locust(fake_locust, monkeypatch):
     assert b._load_thread is None and b._stop.is_set()
 
 
-def test_a_later_default_deploy_counts_from_zero_again(fake_locust, api):
+def test_a_later_default_deploy_counts_from_zero_again(fake_locust, slow_rollout):
     started, _ = fake_locust
-    slow = SlowRollout(polls=3, load_started=started)
+    slow = slow_rollout(polls=3, load_started=started)
     b = KindBackend(api=slow, auto_up=False, show_kubectl=False, poll_interval=0.01)
     try:
         b.load(Constant(users=5, duration=60))
