@@ -9,6 +9,8 @@ EndpointSlice controller publishes a terminating pod ``ready: false`` at once
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from labkit.backends.sim import SimBackend
@@ -35,7 +37,6 @@ def _run(min_replicas: int, *, users: int = 10, startup_s: str = "30"):
 
 
 def _with_startup(v, seconds: str) -> dict:
-    import copy
     doc = copy.deepcopy(v.get("Deployment").doc)
     env = doc["spec"]["template"]["spec"]["containers"][0]["env"]
     next(e for e in env if e["name"] == "APP_STARTUP_DELAY_S")["value"] = seconds
@@ -70,19 +71,34 @@ def test_two_replicas_keep_serving_through_the_same_failure():
     assert killed == before[0] and killed not in [p.name for p in b.world.entry.pods]
 
 
-def test_a_terminating_pod_leaves_the_endpoints_at_once_and_its_node_later():
-    b, _, killed, _ = _run(2, users=2, startup_s="5")
-    # terminationGracePeriod on the twin: the deleted pod is gone after termination_seconds
-    assert all(p.name != killed for p in b.world.entry.pods)
-    b2 = SimBackend(seed=0)
-    b2.deploy("hpa-v2")
-    b2.run(10)
-    w = b2.world.entry
+def test_a_terminating_pod_leaves_the_endpoints_at_once_and_the_replacement_counts_at_once():
+    b = SimBackend(seed=0)
+    b.deploy("hpa-v2")
+    b.run(10)
+    w = b.world.entry
     n = w.n_serving
-    name = b2.inject_fault("pod-failure")
+    name = b.inject_fault("pod-failure")
     pod = next(p for p in w.pods if p.name == name)
     assert pod.deleting and not pod.serving and w.n_serving == n - 1
-    assert w.status_replicas == w.spec_replicas      # the replacement counts at once
+    assert w.status_replicas == w.spec_replicas      # the replacement exists already
+    b.run(b.params.termination_seconds + 1)
+    assert all(p.name != name for p in w.pods)       # gone after the grace period
+
+
+@pytest.mark.parametrize("variant", ["knative", "keda"])
+def test_a_buffer_in_front_holds_the_requests_instead_of_failing_them(variant):
+    # The activator (Knative) and the KEDA gateway hold requests while no pod is Ready: users
+    # wait for the replacement instead of getting errors.
+    b = SimBackend(seed=0)
+    b.deploy(variant)
+    b.load(Constant(users=5, duration=200))
+    b.run(KILL_AT)
+    b.inject_fault("pod-failure")
+    s = b.run(100).samples
+    after = s[s.time >= KILL_AT]
+    assert (after.ready_replicas == 0).sum() >= 5
+    assert after.errors.sum() == 0
+    assert after.latency_p95.max() > 5000     # the held requests waited for the new pod
 
 
 def test_pod_failure_cannot_be_cleared_and_needs_a_ready_pod():
