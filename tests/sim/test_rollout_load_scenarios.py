@@ -102,3 +102,19 @@ def test_knative_service_created_while_traffic_flows_is_not_routed_before_its_fi
     # Once the first revision is Ready, the route serves and nothing fails.
     assert tl.samples.ready_replicas.iloc[0] >= 1
     assert tl.samples.errors.sum() == 0 and tl.samples.rps.mean() > 0
+
+
+def test_knative_initial_scale_zero_is_routed_at_once_and_the_activator_holds_the_requests():
+    """With ``initial-scale: 0`` (allowed by ``allow-zero-initial-scale``) the revision is
+    Ready with no pod: the PodAutoscaler's active threshold is max(min-scale, initial-scale) =
+    0 (knative/serving knative-v1.23.0 pkg/reconciler/autoscaling/kpa/kpa.go activeThreshold),
+    so the route is programmed before any pod exists and the activator holds what arrives."""
+    from .test_cluster_config_scenarios import _config, _knative
+    b = SimBackend()
+    b.load(Constant(users=10, duration=900))
+    b.deploy(_knative({"autoscaling.knative.dev/initial-scale": "0"},
+                      _config({"allow-zero-initial-scale": "true"})), under_load=True)
+    tl = b.run(120)
+    assert tl.rollout.errors.sum() == 0 and tl.samples.errors.sum() == 0
+    assert len(tl.events_with("ColdStart")) >= 1
+    assert tl.samples.ready_replicas.iloc[-1] >= 1 and tl.samples.rps.iloc[-30:].mean() > 0
