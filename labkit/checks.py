@@ -53,11 +53,12 @@ class Check:
 
     def _repr_markdown_(self) -> str:
         # messages quote YAML and parsers ("<block end>", "<your HorizontalPodAutoscaler>"):
-        # escaped, or Markdown would take them for HTML tags and drop them
-        mark = "✅" if self.passed else "❌"
-        text = f"{mark} **{_md(self.claim)}** — {_md(self.observed)}"
+        # escaped, or Markdown would take them for HTML tags and drop them. Plain words, no
+        # emoji: without an emoji font (minimal Linux, Debian's chromium) they show as boxes
+        mark = "PASS" if self.passed else "FAIL"
+        text = f"**[{mark}]** **{_md(self.claim)}** — {_md(self.observed)}"
         if not self.passed:
-            text += "".join(f"\n\n&nbsp;&nbsp;💡 {_md(h)}" for h in self.hints)
+            text += "".join(f"\n\n&nbsp;&nbsp;*hint:* {_md(h)}" for h in self.hints)
             if self.code:
                 fence = "````" if "```" in self.code else "```"
                 text += f"\n\n{fence}text\n{self.code}\n{fence}"
@@ -377,12 +378,44 @@ def report(checks: Iterable[Check]) -> str:
 
 #: Set (to 1) by ``labkit lab`` in the kernels of learner copies: there an exercise not yet
 #: solved is the normal state, so the verification cell says what is missing, calmly.
+#: ("0" turns learner mode off even in a learner copy.)
 LEARNER_ENV = "LABKIT_LEARNER"
+#: The learner copies also say what they are themselves, so "Not yet" works however they are
+#: opened (plain ``jupyter lab``, VS Code, papermill with the folder as cwd): a file of this
+#: name in the folder the copies were written to (a kernel runs in its notebook's folder) ...
+LEARNER_MARKER = ".labkit-learner-copies"
+#: ... and ``{"labkit": {"copy": "learner"}}`` in each copy's notebook metadata, read through
+#: the notebook path jupyter_server gives its kernels (``JPY_SESSION_NAME``).
+LEARNER_METADATA = ("labkit", "copy", "learner")
+
+
+def _notebook_says_learner(path: str) -> bool:
+    import json
+    try:
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f).get("metadata", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+    key, field, value = LEARNER_METADATA
+    return isinstance(meta.get(key), dict) and meta[key].get(field) == value
 
 
 def learner_mode() -> bool:
-    """True in a kernel that ``labkit lab`` started on the learner copies."""
-    return os.environ.get(LEARNER_ENV, "").strip().lower() in ("1", "true", "yes")
+    """True in a kernel running a learner copy (solutions removed).
+
+    Known from ``LABKIT_LEARNER`` (set by ``labkit lab``), else from the copy itself: its
+    notebook metadata (when the front end names the notebook in ``JPY_SESSION_NAME``, as
+    jupyter_server does) or the marker file in the kernel's working folder.
+    """
+    flag = os.environ.get(LEARNER_ENV, "").strip().lower()
+    if flag in ("1", "true", "yes"):
+        return True
+    if flag in ("0", "false", "no"):
+        return False
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    if session.endswith(".ipynb") and _notebook_says_learner(session):
+        return True
+    return os.path.isfile(LEARNER_MARKER)
 
 
 def require(*checks: Check | Iterable[Check]) -> None:

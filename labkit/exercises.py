@@ -9,7 +9,7 @@ applies the exercise's judge (:mod:`labkit.exercise_judges`). Each failing check
 written from what the run did and the field that explains it::
 
     result = exercises.check("gentle-scale-down", my_hpa)
-    result          # ✅/❌ per check, hints under the failures
+    result          # PASS/FAIL per check, hints under the failures
     result.passed
 
 The exercises are listed in :data:`EXERCISES`; each notebook uses one of them.
@@ -74,7 +74,7 @@ class ExerciseResult:
         return f"{head}\n  goal: {self.goal}\n" + c.report(self.checks)
 
     def _repr_markdown_(self) -> str:
-        head = f"### Exercise `{self.exercise}`: {'✅ passed' if self.passed else '❌ not yet'}"
+        head = f"### Exercise `{self.exercise}`: {'passed' if self.passed else 'not yet'}"
         body = "\n".join(f"- {ch._repr_markdown_()}" for ch in self.checks)
         return f"{head}\n\n*Goal:* {self.goal}\n\n{body}"
 

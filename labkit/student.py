@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .checks import LEARNER_MARKER, LEARNER_METADATA
 from .errors import LabkitError
 from .verify import NOTEBOOKS, course_notebooks
 
@@ -60,7 +61,18 @@ def strip(nb: Any) -> Any:
         cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None)
     nb.metadata.pop("papermill", None)
+    # the copy says what it is: its verification cells then say "Not yet", not a traceback
+    key, field, value = LEARNER_METADATA
+    nb.metadata.setdefault(key, {})[field] = value
     return nb
+
+
+def mark_folder(out: Path) -> None:
+    """Write the learner-copy marker into ``out`` (kernels run in their notebook's folder)."""
+    (out / LEARNER_MARKER).write_text(
+        "Written by labkit: the notebooks in this folder are learner copies (solutions "
+        "removed).\nTheir verification cells say 'Not yet' for an unsolved exercise instead "
+        "of raising.\n")
 
 
 def _significant(line: str) -> bool:
@@ -100,6 +112,7 @@ def write_copies(out: str | Path, notebooks: list[Path] | None = None) -> list[P
 
     out = refuse_course_folder(out)
     out.mkdir(parents=True, exist_ok=True)
+    mark_folder(out)
     written = []
     for path in notebooks or course_notebooks():
         nb = nbformat.read(str(path), as_version=4)
@@ -125,6 +138,7 @@ def learner_copies(out: str | Path = LEARNER_DIR) -> tuple[list[Path], list[Path
 
     out = refuse_course_folder(out)
     out.mkdir(parents=True, exist_ok=True)
+    mark_folder(out)   # also for copies written before the marker existed
     written, kept = [], []
     sources = course_notebooks() + [NOTEBOOKS / n for n in EXTRAS if (NOTEBOOKS / n).exists()]
     for path in sources:

@@ -2,7 +2,8 @@
 
 The server runs on 127.0.0.1 with a token and private config, data, settings and workspace
 directories, serving what ``make lab`` serves: the learner's copies (solutions removed) in a
-fresh folder, with LABKIT_LEARNER=1 in the kernels' environment, as ``labkit lab`` sets it. The
+fresh folder, but without the LABKIT_LEARNER=1 that ``labkit lab`` sets: the copies must say
+"Not yet" on their own, however a learner opens them (plain ``jupyter lab`` included). The
 browser is Debian's /usr/bin/chromium (``apt-get install -y chromium fonts-liberation``;
 Playwright's own browser download cannot work here) and every request not to 127.0.0.1 or
 localhost is aborted. One page stays open across the tests: JupyterLab loads once, each test
@@ -64,7 +65,7 @@ def lab_server(tmp_path_factory):
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH"))
                                          if p)}
     env.pop("LABKIT_LIVE", None)  # the kernels must see JupyterLab as their front end
-    env[LEARNER_ENV] = "1"
+    env.pop(LEARNER_ENV, None)  # the copies' own marker must be enough
     cmd = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
            "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",

@@ -60,8 +60,10 @@ def test_a_learner_copy_says_not_yet_with_what_is_missing(monkeypatch, capsys):
         checks.require(broken, result)
 
 
-def test_instructor_copies_and_headless_runs_still_raise(monkeypatch):
+def test_instructor_copies_and_headless_runs_still_raise(monkeypatch, tmp_path):
     monkeypatch.delenv(checks.LEARNER_ENV, raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
     ok, result = _unsolved()
     with pytest.raises(VerificationFailed, match="raise maxReplicas"):
         checks.require(ok, result)
@@ -88,3 +90,40 @@ def test_labkit_lab_serves_learner_copies_unless_instructor(monkeypatch, tmp_pat
         assert (tmp_path / "learner" / "01-hpa-v1.ipynb").exists()
     assert "--ip=127.0.0.1" in cmd and "--port=18888" in cmd
     assert any(a.startswith("--LabApp.app_settings_dir=") for a in cmd)  # no news pop-up
+
+
+@pytest.mark.parametrize("how", ["folder-marker", "notebook-metadata"])
+def test_a_learner_copy_says_not_yet_without_the_env_var(monkeypatch, tmp_path, capsys, how):
+    """Opened with plain `jupyter lab` (no LABKIT_LEARNER): the copy itself says what it is."""
+    out = tmp_path / "learner"
+    student.learner_copies(out)
+    copy = out / "01-hpa-v1.ipynb"
+    assert nbformat.read(str(copy), as_version=4).metadata["labkit"] == {"copy": "learner"}
+    assert (out / checks.LEARNER_MARKER).is_file()
+    monkeypatch.delenv(checks.LEARNER_ENV, raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert not checks.learner_mode()
+    if how == "folder-marker":   # a kernel runs in its notebook's folder
+        monkeypatch.chdir(out)
+    else:                        # jupyter_server names the notebook in the kernel's env
+        (out / checks.LEARNER_MARKER).unlink()
+        monkeypatch.setenv("JPY_SESSION_NAME", str(copy))
+    assert checks.learner_mode()
+    ok, result = _unsolved()
+    assert checks.require(ok, result) is None
+    assert "Not yet: exercise 'quota' is not solved" in capsys.readouterr().out
+    monkeypatch.setenv(checks.LEARNER_ENV, "0")   # the env var still wins, either way
+    with pytest.raises(VerificationFailed):
+        checks.require(ok, result)
+
+
+def test_the_instructor_notebooks_are_not_learner_copies(monkeypatch, tmp_path):
+    monkeypatch.delenv(checks.LEARNER_ENV, raising=False)
+    monkeypatch.chdir(student.NOTEBOOKS)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(student.NOTEBOOKS / "01-hpa-v1.ipynb"))
+    assert not checks.learner_mode()
+    student.write_copies(tmp_path / "student", [student.NOTEBOOKS / "01-hpa-v1.ipynb"])
+    assert (tmp_path / "student" / checks.LEARNER_MARKER).is_file()  # `labkit student` too
