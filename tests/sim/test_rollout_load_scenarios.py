@@ -59,7 +59,7 @@ def test_default_deploy_starts_the_load_after_the_rollout():
     b.load(Constant(users=60, duration=900))
     b.deploy("hpa-v1")
     tl = b.run(30)
-    assert "load_start" not in tl.meta
+    assert "load_start" not in tl.meta and tl.meta["profile"].startswith("constant(")
     assert tl.rollout.users.max() == 0 and tl.rollout.errors.sum() == 0
     assert tl.samples.users.iloc[0] == 0 and tl.samples.users.iloc[-1] == 60
 

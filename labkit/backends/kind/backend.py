@@ -246,6 +246,8 @@ class KindBackend:
         return name
 
     def load(self, profile: LoadProfile | None) -> None:
+        """Set the locust profile: it starts with the first :meth:`run` after a deploy, or,
+        set before ``deploy(..., under_load=True)``, before the objects are applied."""
         if profile is None:   # no load from now on: stop locust, no stale rates in samples
             self._stop_load()
             self._stats = None

@@ -78,9 +78,10 @@ class SimBackend:
         self.variant = v
         self.objects = ObjectStore(self.world, [o.doc for o in v.objects])
         self.world.metrics.series = self.series
+        if self.profile is not None:   # set with load() before this deploy
+            self.recorder.meta["profile"] = self.profile.describe()
         if under_load:   # locust already running when `kubectl apply` creates the objects
             self.world.start_load(self.profile)
-            self.recorder.meta["profile"] = self.profile.describe()
         # Like the kind backend, deploying waits for the rollout; the Timeline starts after it.
         rollout = self.world.settle()
         self.recorder.meta["rollout_seconds"] = rollout
@@ -92,7 +93,9 @@ class SimBackend:
         return v
 
     def load(self, profile: LoadProfile | None) -> None:
-        """Start ``profile`` now (its time 0 is the current simulated time)."""
+        """Start ``profile`` now (its time 0 is the current simulated time). Set before
+        :meth:`deploy`, it starts when the rollout is done (t = 0), or with
+        ``deploy(..., under_load=True)`` when the objects are applied."""
         self.profile = profile
         self.recorder.meta["profile"] = profile.describe() if profile else None
         if self.world is not None:
