@@ -39,8 +39,13 @@ def _lab(p: argparse.ArgumentParser) -> None:
 
 
 def _doctor(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="hpa", choices=["hpa", "knative", "kserve", "keda", "all"],
-                   help="add-ons the real cluster would need (default hpa)")
+    p.add_argument("--profile", default=None,
+                   choices=["hpa", "knative", "kserve", "keda", "all"],
+                   help="add-ons the real cluster would need (default hpa); giving it makes "
+                        "the real cluster the track to check, as --cluster does")
+    p.add_argument("--cluster", action="store_true",
+                   help="exit 1 unless the real kind cluster can run here (default: exit 1 "
+                        "only if the lab on the twin cannot; the cluster lines are optional)")
     p.add_argument("--workshop", action="store_true",
                    help="one-screen pre-flight for instructors (plus JSON with --json)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -62,7 +62,8 @@ def lab(args: argparse.Namespace) -> int:
 
 def doctor(args: argparse.Namespace) -> int:
     from .doctor import run_doctor
-    return run_doctor(args.profile, workshop=args.workshop, as_json=args.json)
+    return run_doctor(args.profile, track="cluster" if args.cluster else None,
+                      workshop=args.workshop, as_json=args.json)
 
 
 def up(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
-"""``labkit doctor``: can the real cluster work on this machine, and if not, what to do.
+"""``labkit doctor``: what this machine can run, the twin and the real cluster, and what to do.
 
-Each :class:`Check` is one line: what was checked, whether it passed, what was found, and
-what to do. Checks: the Docker daemon (``docker info``, not just the client), kind and kubectl
+Two tracks. The twin track is the lab itself (every notebook on the embedded twin): Python,
+the lab's packages, and a short twin run in a fresh interpreter. The real-cluster track is
+optional. Each :class:`Check` is one line: what was checked, whether it passed, what was
+found, and what to do. The cluster checks: the Docker daemon (``docker info``, not just the client), kind and kubectl
 against the pinned minimums, CPUs and memory Docker can give the add-on profile, and the
 127.0.0.1 ports the kind config maps. :func:`kind_usable` is the fast subset that
 ``backends.pick("auto")`` uses to choose between the kind cluster and the twin.
@@ -42,10 +44,82 @@ class Check:
     fix: str = ""
     required: bool = True
 
-    def line(self) -> str:
-        mark = "ok  " if self.ok else ("FAIL" if self.required else "warn")
+    def line(self, optional: bool = False) -> str:
+        """``optional``: this check belongs to a track the learner did not choose."""
+        mark = "ok  " if self.ok else ("opt " if optional and self.required else
+                                       "FAIL" if self.required else "warn")
         tail = f" -> {self.fix}" if self.fix and not self.ok else ""
         return f"[{mark}] {self.name:<10} {self.found}{tail}"
+
+
+# -- the twin track --------------------------------------------------------------------------------
+#: What the notebooks import (pyproject.toml's "the lab" dependencies), by import name.
+LAB_PACKAGES = {"jupyterlab": "jupyterlab", "ipykernel": "ipykernel", "ipywidgets": "ipywidgets",
+                "plotly": "plotly", "anywidget": "anywidget", "pandas": "pandas",
+                "numpy": "numpy", "yaml": "pyyaml"}
+INSTALL_LAB = "`make lab` (or `pip install -e .` in the repository) installs them"
+
+
+def python_check() -> Check:
+    """This interpreter against labkit's Requires-Python (from the installed metadata)."""
+    from importlib import metadata
+    found = platform.python_version()
+    try:
+        spec = metadata.metadata("labkit").get("Requires-Python") or ""
+    except metadata.PackageNotFoundError:
+        return Check("python", False, f"{found}, but labkit is not installed in it",
+                     INSTALL_LAB.replace("them", "it"))
+    want = parse_version(spec)
+    if want is None or sys.version_info[:len(want)] >= want:
+        return Check("python", True, f"{found} ({spec or 'any'} needed)")
+    return Check("python", False, f"{found} is older than {spec}",
+                 "install a newer Python and run `make lab` again")
+
+
+def packages_check() -> Check:
+    """The lab's packages are importable here (what a kernel imports)."""
+    import importlib.util
+    from importlib import metadata
+    missing, found = [], []
+    for module, dist in LAB_PACKAGES.items():
+        if importlib.util.find_spec(module) is None:
+            missing.append(dist)
+            continue
+        try:
+            found.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            found.append(dist)
+    if missing:
+        return Check("packages", False, f"missing: {', '.join(missing)}", INSTALL_LAB)
+    return Check("packages", True, ", ".join(found[:4]) + f" and {len(found) - 4} more")
+
+
+def twin_run_check(timeout: float = 60.0) -> Check:
+    """A short twin run in a fresh interpreter (``python -m labkit.twin_probe``)."""
+    import subprocess
+    cmd = [sys.executable, "-m", "labkit.twin_probe"]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                             cwd=str(Path(__file__).resolve().parents[1]))
+    except subprocess.TimeoutExpired:
+        return Check("twin", False, f"a short twin run took longer than {timeout:g} s",
+                     "the machine may be very busy; close other programs and retry")
+    try:
+        got = json.loads(res.stdout.strip().splitlines()[-1]) if res.returncode == 0 else None
+    except (ValueError, IndexError):
+        got = None
+    if not got:
+        last = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        return Check("twin", False, f"a short twin run failed: {last}",
+                     f"run `{' '.join(cmd)}` to see the whole error; {INSTALL_LAB}")
+    return Check("twin", True, f"a {got['duration']} s {got['variant']} run took "
+                 f"{got['seconds']:g} s ({got['samples']} samples)")
+
+
+def twin_checks() -> list[Check]:
+    """The twin track: what every notebook needs on this machine."""
+    checks = [python_check(), packages_check()]
+    return checks + [twin_run_check()] if all(c.ok for c in checks) else checks
 
 
 # -- versions --------------------------------------------------------------------------------------
@@ -255,34 +329,75 @@ def _notebook_count() -> int:
     return len([p for p in nb.glob("*.ipynb")]) if nb.is_dir() else 0
 
 
-def workshop_record(profile: str, checks: list[Check], usable: tuple[bool, str]) -> dict:
+def workshop_record(profile: str, checks: list[Check], usable: tuple[bool, str],
+                    twin: list[Check] | None = None, track: str = "cluster") -> dict:
     """What an instructor collects from each laptop (one JSON object)."""
     cpus, mem = host_resources()
     by = {c.name: c for c in checks}
+    twin = twin or []
     return {
         "python": platform.python_version(), "labkit": __version__,
         "platform": f"{platform.system()} {platform.machine()}",
-        "cpus": cpus, "memory_gib_free": round(mem, 1), "profile": profile,
+        "cpus": cpus, "memory_gib_free": round(mem, 1), "profile": profile, "track": track,
         "docker": by["docker"].found, "kind": by["kind"].found, "kubectl": by["kubectl"].found,
         "backend": "kind" if usable[0] else "sim", "backend_reason": usable[1],
         "notebooks": _notebook_count(),
+        "twin_ok": all(c.ok for c in twin if c.required),
         "real_cluster_ok": all(c.ok for c in checks if c.required),
+        "twin_checks": [asdict(c) for c in twin],
         "checks": [asdict(c) for c in checks],
     }
 
 
-def run_doctor(profile: str = "hpa", *, workshop: bool = False, as_json: bool = False,
-               runner: Runner | None = None, out=None) -> int:
-    """Print the report; exit status 0 when the real cluster path can work here, else 1.
+TRACKS = ("twin", "cluster")
 
-    The twin works either way, and the report ends by saying which backend ``auto`` picks.
+
+def verdict(track: str, profile: str, twin: list[Check], cluster: list[Check]) -> str:
+    """The last word: what the learner can do here, for the chosen track first."""
+    twin_ok = all(c.ok for c in twin if c.required)
+    missing = [c for c in cluster if c.required and not c.ok]
+    up = f"`labkit up --profile {profile}`"
+    if track == "cluster":
+        if not missing and twin_ok:
+            return f"READY: the real kind cluster can run here ({up})"
+        return ("NOT READY for the real cluster: fix the FAIL lines above"
+                + ("; meanwhile the lab runs on the twin" if twin_ok else ""))
+    if not twin_ok:
+        return "NOT READY for the lab: fix the FAIL lines of the twin track above"
+    if not missing:
+        return f"READY for the lab on the twin, and for the real-cluster track ({up})"
+    names = [c.name for c in missing]
+    needs = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+    return (f"READY for the lab on the twin; the real-cluster track (optional) needs {needs} "
+            f"first: the [opt ] lines say how, `labkit doctor --profile {profile}` checks it")
+
+
+def run_doctor(profile: str | None = None, *, track: str | None = None,
+               workshop: bool = False, as_json: bool = False, runner: Runner | None = None,
+               out=None, twin: Callable[[], list[Check]] | None = None) -> int:
+    """Print the report; exit status 0 when the chosen ``track`` can run here, else 1.
+
+    ``track`` "twin" is the lab on the embedded twin (the course and the workshop are
+    twin-first): missing Docker, kind or kubectl are then shown as optional, not as failures.
+    "cluster" asks whether the real kind cluster for ``profile`` can run here. A ``profile``
+    given without a track means "cluster" (what ``labkit doctor --profile all`` always
+    checked); neither means "twin". Both tracks are always shown, and the report ends by
+    saying which backend ``auto`` picks. ``twin`` replaces the twin-track checks (tests).
     """
+    track = track or ("cluster" if profile else "twin")
+    if track not in TRACKS:
+        from .errors import LabkitError
+        raise LabkitError(f"unknown track {track!r}; choose one of {', '.join(TRACKS)}")
+    profile = profile or "hpa"
     out = out or sys.stdout
     runner = runner or SubprocessRunner()
+    twin_list = (twin or twin_checks)()
     checks = check(profile, runner=runner)
     usable = labkit_cluster_running(runner=runner)
-    ok = all(c.ok for c in checks if c.required)
-    record = workshop_record(profile, checks, usable)
+    twin_ok = all(c.ok for c in twin_list if c.required)
+    cluster_ok = all(c.ok for c in checks if c.required)
+    ok = twin_ok and (cluster_ok or track == "twin")
+    record = workshop_record(profile, checks, usable, twin_list, track)
     if as_json and not workshop:
         print(json.dumps(record, indent=2), file=out)
         return 0 if ok else 1
@@ -290,22 +405,29 @@ def run_doctor(profile: str = "hpa", *, workshop: bool = False, as_json: bool = 
         print(f"labkit {__version__} pre-flight | Python {record['python']} | "
               f"{record['platform']} | {record['cpus']} CPUs, {record['memory_gib_free']} GiB "
               f"free | {record['notebooks']} notebooks", file=out)
-    else:
+    elif track == "cluster":
         print(f"labkit doctor (profile {profile}): can this machine run the real kind cluster?",
               file=out)
-    for c in checks:
+    else:
+        print("labkit doctor: can this machine run the lab (on the twin), and the real "
+              "cluster?", file=out)
+    print("twin track (every notebook, on the embedded twin):", file=out)
+    for c in twin_list:
         print("  " + c.line(), file=out)
-    verdict = ("READY: the real kind cluster can run here (`labkit up --profile "
-               f"{profile}`)" if ok else
-               "NOT READY for the real cluster: fix the FAIL lines above")
-    print(verdict, file=out)
+    optional = track == "twin"
+    print(("optional: real-cluster track" if optional else "real-cluster track")
+          + f" (profile {profile}; Docker, kind, kubectl)"
+          + (", not needed for the twin:" if optional else ":"), file=out)
+    for c in checks:
+        print("  " + c.line(optional=optional), file=out)
+    print(verdict(track, profile, twin_list, checks), file=out)
     print(f"backend=\"auto\" will use the {'kind cluster' if usable[0] else 'embedded twin (sim)'}"
           f": {usable[1]}." + ("" if usable[0] else " Every notebook works on the twin; "
                                + HOW_TO_GET_THE_REAL_CLUSTER + "."), file=out)
     if workshop:
         print("JSON for the instructor: " + json.dumps(
-            {k: v_ for k, v_ in record.items() if k != "checks"}, separators=(",", ":")),
-            file=out)
+            {k: v_ for k, v_ in record.items() if k not in ("checks", "twin_checks")},
+            separators=(",", ":")), file=out)
         if as_json:
             print(json.dumps(record, indent=2), file=out)
     return 0 if ok else 1

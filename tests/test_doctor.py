@@ -10,6 +10,7 @@ import pytest
 from labkit import doctor
 from labkit.backends.kind.runner import Completed
 
+REAL_TWIN_CHECKS = doctor.twin_checks   # before the autouse fixture below fakes it
 GOOD_INFO = json.dumps({"ServerVersion": "28.2.2", "OperatingSystem": "Ubuntu 24.04",
                         "NCPU": 8, "MemTotal": 16 * 2 ** 30})
 
@@ -44,6 +45,12 @@ class Tools:
         if a[0] == "kubectl":
             return Completed(a, 0, json.dumps({"clientVersion": {"gitVersion": self.kubectl}}))
         raise AssertionError(f"unexpected command {a}")
+
+
+@pytest.fixture(autouse=True)
+def _twin_ok(monkeypatch):
+    """The twin track's checks faked as passing (one test runs the real ones)."""
+    monkeypatch.setattr(doctor, "twin_checks", lambda: list(TWIN_OK))
 
 
 def _checks(tools, profile="hpa", host=(8, 16.0), free=lambda p: True):
@@ -179,3 +186,90 @@ def test_this_machine_uses_the_twin_when_docker_is_not_running():
         pytest.skip("Docker runs here")
     ok, why = doctor.kind_usable()
     assert not ok and "daemon is not running" in why
+
+
+# -- two tracks: the lab on the twin first, the real cluster optional ---------------------------
+TWIN_OK = [doctor.Check("python", True, "3.12.3 (>=3.11 needed)"),
+           doctor.Check("packages", True, "jupyterlab 4.4.0 and 7 more"),
+           doctor.Check("twin", True, "a 60 s hpa-v1 run took 0.3 s (61 samples)")]
+TWIN_BROKEN = [doctor.Check("python", True, "3.12.3 (>=3.11 needed)"),
+               doctor.Check("packages", False, "missing: plotly", doctor.INSTALL_LAB)]
+TWIN_ONLY = dict(tools=())   # a laptop without Docker, kind or kubectl
+
+
+def _report(monkeypatch, *args, twin=TWIN_OK, **kw):
+    monkeypatch.setattr(doctor, "port_free", lambda port, host="127.0.0.1": True)
+    out = io.StringIO()
+    rc = doctor.run_doctor(*args, twin=lambda: twin, out=out, **kw)
+    return rc, out.getvalue()
+
+
+def test_a_twin_only_laptop_is_ready_for_the_lab(monkeypatch):
+    monkeypatch.setattr(doctor, "host_resources", lambda: (8, 16.0))
+    rc, text = _report(monkeypatch, runner=Tools(**TWIN_ONLY))
+    assert rc == 0
+    assert "[FAIL]" not in text and "NOT READY" not in text
+    assert "optional: real-cluster track" in text
+    assert "  [opt ] docker     not installed" in text and "  [opt ] kind" in text
+    assert "  [ok  ] twin       a 60 s hpa-v1 run" in text
+    assert ("READY for the lab on the twin; the real-cluster track (optional) needs docker, "
+            "kind and kubectl first") in text
+    assert "`labkit doctor --profile hpa` checks it" in text
+
+
+def test_a_broken_twin_fails_the_twin_track(monkeypatch):
+    rc, text = _report(monkeypatch, runner=Tools(), twin=TWIN_BROKEN)
+    assert rc == 1 and "[FAIL] packages   missing: plotly -> `make lab`" in text
+    assert "NOT READY for the lab: fix the FAIL lines of the twin track" in text
+
+
+def test_the_cluster_track_keeps_failing_without_docker(monkeypatch):
+    """--profile (or --cluster) asks for the real cluster: FAIL lines and exit 1, as before."""
+    for args, kw in ((("all",), {}), ((), {"track": "cluster"})):
+        rc, text = _report(monkeypatch, *args, runner=Tools(**TWIN_ONLY), **kw)
+        assert rc == 1 and "[FAIL] docker     not installed" in text
+        assert "NOT READY for the real cluster: fix the FAIL lines above; meanwhile the lab " \
+               "runs on the twin" in text
+        assert "optional:" not in text
+
+
+def test_everything_ready_names_both_tracks(monkeypatch):
+    monkeypatch.setattr(doctor, "host_resources", lambda: (8, 16.0))
+    rc, text = _report(monkeypatch, runner=Tools())
+    assert rc == 0 and "[opt ]" not in text
+    assert "READY for the lab on the twin, and for the real-cluster track " \
+           "(`labkit up --profile hpa`)" in text
+
+
+def test_the_workshop_preflight_is_twin_first(monkeypatch):
+    rc, text = _report(monkeypatch, workshop=True, runner=Tools(**TWIN_ONLY))
+    assert rc == 0 and "NOT READY" not in text and "[FAIL]" not in text
+    record = json.loads(text.splitlines()[-1].split("JSON for the instructor: ", 1)[1])
+    assert record["track"] == "twin" and record["twin_ok"] is True
+    assert record["real_cluster_ok"] is False and record["backend"] == "sim"
+
+
+def test_the_cli_picks_the_track(monkeypatch):
+    from labkit import commands
+    from labkit.cli import build_parser
+    seen = []
+    monkeypatch.setattr(doctor, "run_doctor", lambda profile, **kw: seen.append(
+        (profile, kw["track"])) or 0)
+    for argv in (["doctor"], ["doctor", "--profile", "all"], ["doctor", "--cluster"]):
+        commands.doctor(build_parser().parse_args(argv))
+    assert seen == [(None, None), ("all", None), (None, "cluster")]
+
+
+def test_the_twin_track_runs_here():
+    """The real twin-track checks on this machine: Python, the lab's packages, a twin run."""
+    c = {x.name: x for x in REAL_TWIN_CHECKS()}
+    assert all(x.ok for x in c.values()), [x.line() for x in c.values()]
+    assert list(c) == ["python", "packages", "twin"]
+    assert "hpa-v1" in c["twin"].found and "(61 samples)" in c["twin"].found
+    assert "jupyterlab" in c["packages"].found
+
+
+def test_a_missing_lab_package_is_named(monkeypatch):
+    monkeypatch.setitem(doctor.LAB_PACKAGES, "labkit_no_such_module", "no-such-dist")
+    c = doctor.packages_check()
+    assert not c.ok and c.found == "missing: no-such-dist" and "make lab" in c.fix
