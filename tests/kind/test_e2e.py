@@ -40,6 +40,18 @@ def _save(tl, name: str) -> None:
         tl.to_csv(str(Path(out) / name))
 
 
+def _run_until(b, done, within_s: float = TO_ZERO_WITHIN_S, step_s: float = 15):
+    """Run in steps of ``step_s`` until ``done(last sample)`` or ``within_s`` has passed;
+    returns (Timeline, last sample)."""
+    waited = 0
+    while True:
+        tl = b.run(step_s)
+        waited += step_s
+        last = tl.samples.iloc[-1]
+        if done(last) or waited >= within_s:
+            return tl, last
+
+
 @pytest.mark.parametrize("variant", ["hpa-v1", "hpa-v2", "keda", "knative", "kserve"])
 def test_variant_scales_out_under_load_and_scale_to_zero_variants_return_to_zero(variant):
     from labkit.backends.kind.backend import KindBackend
@@ -59,13 +71,7 @@ def test_variant_scales_out_under_load_and_scale_to_zero_variants_return_to_zero
             assert tl.samples.metric_name.iloc[-1] != ""
         if variant in ("knative", "kserve", "keda"):
             b.load(None)
-            waited = 0
-            while waited < TO_ZERO_WITHIN_S:
-                tl = b.run(15)
-                waited += 15
-                last = tl.samples.iloc[-1]
-                if last.spec_replicas == 0 and last.ready_replicas == 0:
-                    break
+            tl, last = _run_until(b, lambda r: r.spec_replicas == 0 and r.ready_replicas == 0)
             _save(tl, f"{variant}-to-zero")
             assert last.spec_replicas == 0 and last.ready_replicas == 0, \
                 f"{variant} did not return to zero within {TO_ZERO_WITHIN_S} s"
@@ -93,13 +99,7 @@ def test_queue_variants_drain_a_burst_of_jobs_and_return_to_zero(variant):
         assert "QueueStatsUnavailable" not in set(tl.events.reason)
         assert s.spec_replicas.max() >= 1 and s.ready_replicas.max() >= 1
         assert s.rps.sum() > 0                       # finished jobs (GET /queue done)
-        waited = 0
-        while waited < TO_ZERO_WITHIN_S:
-            tl = b.run(15)
-            waited += 15
-            last = tl.samples.iloc[-1]
-            if last.queue_length == 0 and last.spec_replicas == 0:
-                break
+        tl, last = _run_until(b, lambda r: r.queue_length == 0 and r.spec_replicas == 0)
         _save(tl, f"{variant}-to-zero")
         assert drain_time(tl, after=5) is not None, "the burst was never drained"
         assert last.spec_replicas == 0, f"{variant} did not return to zero"
