@@ -40,6 +40,31 @@ def load_url(variant: str, namespace: str = "default") -> tuple[str, dict[str, s
     return f"http://127.0.0.1:{v.APP_NODE_PORT}", {}
 
 
+#: What to watch after applying each variant ({k} is kubectl with context and namespace).
+_QUEUE_BASE = "deployment/app-fastapi deployment/app-redis"   # manifests/queue-base
+_WATCH: dict[str, tuple[str, ...]] = {
+    "hpa-v1": ("{k} rollout status deployment/app-fastapi", "{k} get hpa -w",
+               "{k} describe hpa app-fastapi", "{k} top pods"),
+    "keda": ("{k} get scaledobject app-fastapi -w", "{k} get hpa keda-hpa-app-fastapi -w",
+             "{k} describe scaledobject app-fastapi", "{k} get deployment app-fastapi -w"),
+    "knative": ("{k} wait --for=condition=Ready ksvc/app-knative", "{k} get ksvc app-knative",
+                "{k} get podautoscalers.autoscaling.internal.knative.dev -w",
+                "{k} get revisions -l serving.knative.dev/service=app-knative"),
+    "kserve": ("{k} wait --for=condition=Ready inferenceservice/custom-model",
+               "{k} get inferenceservice custom-model",
+               "{k} get podautoscalers.autoscaling.internal.knative.dev -w"),
+    "queue": (f"{{k}} wait --for=condition=Available {_QUEUE_BASE}",
+              "{k} get scaledobject app-worker -w", "{k} get hpa keda-hpa-app-worker -w",
+              "{k} exec deploy/app-redis -- redis-cli LLEN inference-jobs",
+              "{k} get deployment app-worker -w"),
+    "queue-jobs": (f"{{k}} wait --for=condition=Available {_QUEUE_BASE}",
+                   "{k} get scaledjob app-batch",
+                   "{k} exec deploy/app-redis -- redis-cli LLEN inference-jobs",
+                   "{k} get jobs -l scaledjob.keda.sh/name=app-batch -w"),
+}
+_WATCH["hpa-v2"] = _WATCH["hpa-v1"]
+
+
 def kubectl_equivalents(variant: str, *, context: str = v.CONTEXT, namespace: str = "default",
                         owner: str = "<you>") -> list[str]:
     """What to type in a terminal for ``deploy(variant)``, watching it, and ``reset()``."""
@@ -51,38 +76,7 @@ def kubectl_equivalents(variant: str, *, context: str = v.CONTEXT, namespace: st
     hdr = "".join(f" -H 'Host: {h}'" for h in headers.values())
     common_tail = [f"{k} get pods -l {OWNER_LABEL}={owner} -w",
                    f"{k} get events --sort-by=.lastTimestamp -w"]
-    queue_base = "deployment/app-fastapi deployment/app-redis"   # manifests/queue-base
-    if variant in ("hpa-v1", "hpa-v2"):
-        body = [apply, label, f"{k} rollout status deployment/app-fastapi",
-                f"{k} get hpa -w", f"{k} describe hpa app-fastapi",
-                f"{k} top pods"]
-    elif variant == "keda":
-        body = [apply, label, f"{k} get scaledobject app-fastapi -w",
-                f"{k} get hpa keda-hpa-app-fastapi -w",
-                f"{k} describe scaledobject app-fastapi",
-                f"{k} get deployment app-fastapi -w"]
-    elif variant == "knative":
-        body = [apply, label, f"{k} wait --for=condition=Ready ksvc/app-knative",
-                f"{k} get ksvc app-knative",
-                f"{k} get podautoscalers.autoscaling.internal.knative.dev -w",
-                f"{k} get revisions -l serving.knative.dev/service=app-knative"]
-    elif variant == "kserve":
-        body = [apply, label, f"{k} wait --for=condition=Ready inferenceservice/custom-model",
-                f"{k} get inferenceservice custom-model",
-                f"{k} get podautoscalers.autoscaling.internal.knative.dev -w"]
-    elif variant == "queue":
-        body = [apply, label, f"{k} wait --for=condition=Available {queue_base}",
-                f"{k} get scaledobject app-worker -w",
-                f"{k} get hpa keda-hpa-app-worker -w",
-                f"{k} exec deploy/app-redis -- redis-cli LLEN inference-jobs",
-                f"{k} get deployment app-worker -w"]
-    elif variant == "queue-jobs":
-        body = [apply, label, f"{k} wait --for=condition=Available {queue_base}",
-                f"{k} get scaledjob app-batch",
-                f"{k} exec deploy/app-redis -- redis-cli LLEN inference-jobs",
-                f"{k} get jobs -l scaledjob.keda.sh/name=app-batch -w"]
-    else:
-        body = [apply, label]
+    body = [apply, label] + [line.format(k=k) for line in _WATCH.get(variant, ())]
     probe = f"curl -s{hdr} {url}/healthz" if variant != "kserve" else \
         f"curl -s{hdr} {url}/v1/models/custom-model"
     kinds = {"keda": "scaledobjects,hpa,deployments,services", "knative": "ksvc",
