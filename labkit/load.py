@@ -303,10 +303,12 @@ class Burst(LoadProfile):
     spawn_rate: float = 1000.0
     duration: float = 300.0
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.jobs < 0 or self.length <= 0 or self.start < 0:
-            raise LabkitError("burst profile: need jobs >= 0, length > 0 s and start >= 0 s")
+    def _check_shape(self, where: str) -> None:
+        num.number(self.jobs, "jobs", minimum=0, unit="jobs", where=where)
+        num.number(self.start, "start", minimum=0, maximum=num.MAX_DURATION, unit="s",
+                   where=where)
+        num.number(self.length, "length", above=0, maximum=num.MAX_DURATION, unit="s",
+                   where=where)
 
     def users_at(self, t: float) -> float:
         if self.start <= t < self.start + self.length:

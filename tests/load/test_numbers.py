@@ -42,6 +42,12 @@ CODE = Path(labkit.__file__).resolve().parents[1]
     ("spike", {"start": NAN}, "start"),
     ("ramp", {"ramp_seconds": -1}, "ramp_seconds"),
     ("trace", {"times": (0.0, NAN), "values": (1.0, 2.0)}, "times[1]"),
+    ("burst", {"jobs": NAN}, "jobs"),
+    ("burst", {"jobs": INF}, "jobs"),
+    ("burst", {"jobs": -1}, "jobs"),
+    ("burst", {"start": NAN}, "start"),
+    ("burst", {"length": 0}, "length"),
+    ("burst", {"length": INF}, "length"),
 ])
 def test_profile_refuses_bad_numbers_naming_the_field(name, params, field):
     with pytest.raises(LabkitError, match=rf"{name} profile: {field.replace('[', '.').replace(']', '.')} must be"):
